@@ -1,0 +1,307 @@
+"""`crashes`: the one command line. Thin by design: parse, call one function, print.
+
+Heavy imports (dlt, dbt, Great Expectations, xgboost) happen inside the commands so that
+`crashes --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crashes.errors import CrashesError
+
+app = typer.Typer(
+    name="crashes",
+    help="Chicago traffic-crash warehouse: dlt ingest → dbt build → gold → model → dashboard.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+schedule_app = typer.Typer(help="Cron schedules for pipeline jobs (stored in ops.sqlite).", no_args_is_help=True)
+app.add_typer(schedule_app, name="schedule")
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CrashesError(f"{option} takes a date as YYYY-MM-DD, got {value!r}") from None
+
+
+# --------------------------------------------------------------------------- ingestion
+@app.command()
+def ingest(
+    since: Annotated[str | None, typer.Option(help="Backfill from this crash_date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Backfill up to (excluding) this crash_date.")] = None,
+    datasets: Annotated[
+        str | None, typer.Option(help="Comma-separated: crashes,vehicles,people (default all).")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Socrata server, e.g. http://127.0.0.1:8765.")
+    ] = None,
+    page_size: Annotated[int | None, typer.Option(help="Rows per request ($limit).", min=1)] = None,
+    source: Annotated[str, typer.Option(help="socrata (the API) or replay (portal export files).")] = "socrata",
+    path: Annotated[Path | None, typer.Option(help="With --source replay: a file or folder.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="With --source replay: the dataset, if not clear from file names.")
+    ] = None,
+) -> None:
+    """Load Socrata data into bronze (parquet) and raw (DuckDB): incremental by default,
+    a backfill window with --since/--until, or export files with --source replay."""
+    start, end = _date(since, "--since"), _date(until, "--until")
+    if until and not since:
+        raise CrashesError("--until needs --since (a backfill window); leave both out for incremental")
+    if start and end and end <= start:
+        raise CrashesError(f"--until ({end}) must be after --since ({start})")
+    if source not in ("socrata", "replay"):
+        raise CrashesError(f"--source must be socrata or replay, got {source!r}")
+    if source == "replay" and path is None:
+        raise CrashesError("--source replay needs --path FILE_OR_FOLDER")
+    if source == "socrata" and (path is not None or dataset is not None):
+        raise CrashesError("--path and --dataset go with --source replay")
+    from ingestion.pipeline import ingest as run_ingest
+
+    result = run_ingest(
+        datasets=datasets,
+        since=start,
+        until=end,
+        base_url=base_url,
+        page_size=page_size,
+        source=source,
+        path=path,
+        dataset=dataset,
+    )
+    typer.echo(result.summary())
+
+
+@app.command("serve-socrata")
+def serve_socrata(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    data: Annotated[
+        Path | None, typer.Option(help="Folder of <dataset>.parquet/.jsonl(.gz) to serve (default: generate).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind; keep 127.0.0.1 outside containers.")] = "127.0.0.1",
+) -> None:
+    """Serve data on a local Socrata-compatible API (/resource/<id>.json) for offline runs."""
+    from ingestion.devserver.server import serve
+
+    serve(port=port, data_dir=data, host=host)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write crashes/vehicles/people files to.")],
+    start: Annotated[str, typer.Option(help="First crash_date (YYYY-MM-DD).")] = "2024-01-01",
+    end: Annotated[str, typer.Option(help="Day after the last crash_date (YYYY-MM-DD).")] = "2024-04-01",
+    crashes_per_day: Annotated[int, typer.Option(help="Mean crashes per day.", min=1)] = 300,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 42,
+) -> None:
+    """Generate realistic synthetic crashes, vehicles and people (deterministic under --seed)."""
+    from ingestion.devserver.generator import generate_to_folder
+
+    s, e = _date(start, "--start"), _date(end, "--end")
+    assert s and e
+    if e <= s:
+        raise CrashesError(f"--end ({e}) must be after --start ({s})")
+    summary = generate_to_folder(out, start=s, end=e, crashes_per_day=crashes_per_day, seed=seed)
+    typer.echo(summary)
+
+
+# --------------------------------------------------------------------------- transform
+@app.command()
+def build(
+    select: Annotated[str | None, typer.Option(help="dbt node selection, e.g. 'marts' or '+fct_crashes'.")] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models.")] = False,
+) -> None:
+    """Quality gate, dbt build, then publish gold.duckdb for readers."""
+    from transform import build as run_build
+
+    result = run_build(select=select, full_refresh=full_refresh)
+    typer.echo(result.summary())
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def docs(
+    serve: Annotated[bool, typer.Option("--serve", help="Serve the site on 127.0.0.1.")] = False,
+    port: Annotated[int | None, typer.Option(help="Port for --serve (default 8080).")] = None,
+) -> None:
+    """Generate the dbt docs site (and serve it with --serve)."""
+    from transform import docs as run_docs
+
+    run_docs(serve=serve, port=port)
+
+
+# --------------------------------------------------------------------------- ml
+@app.command()
+def train(
+    test_year: Annotated[int | None, typer.Option(help="Year to report on (default: last full year).")] = None,
+) -> None:
+    """Train the hit-and-run model out-of-time and register it as current."""
+    from ml.train import train as run_train
+
+    result = run_train(test_year=test_year)
+    typer.echo(result.summary())
+
+
+@app.command()
+def score() -> None:
+    """Score every crash in gold with the current model; scores land in ml_hit_and_run_scores."""
+    from ml.score import score_all
+
+    typer.echo(score_all().summary())
+
+
+@app.command()
+def predict(
+    json_record: Annotated[str, typer.Option("--json", help="One crash as JSON, e.g. '{\"crash_hour\": 2}'.")],
+) -> None:
+    """Score one hypothetical crash; prints the probability and top feature contributions."""
+    from ml.score import predict_one
+
+    try:
+        record = json.loads(json_record)
+    except json.JSONDecodeError as exc:
+        raise CrashesError(f"--json is not valid JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(record, dict):
+        raise CrashesError("--json must be one JSON object, e.g. '{\"crash_hour\": 2}'")
+    typer.echo(predict_one(record).summary())
+
+
+# --------------------------------------------------------------------------- orchestration
+@app.command()
+def run(
+    since: Annotated[str | None, typer.Option(help="Backfill from this crash_date.")] = None,
+    until: Annotated[str | None, typer.Option(help="Backfill up to this crash_date.")] = None,
+    datasets: Annotated[str | None, typer.Option(help="Comma-separated datasets.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Socrata server.")] = None,
+    train_model: Annotated[bool, typer.Option("--train", help="Retrain the model before scoring.")] = False,
+    log_format: Annotated[str, typer.Option(help="auto, plain or json.")] = "auto",
+    wait: Annotated[bool, typer.Option(help="Wait for a running pipeline instead of refusing.")] = False,
+) -> None:
+    """Run the pipeline DAG: ingest → quality → dbt build → publish → (train) → score."""
+    from orchestration.flow import run_pipeline
+
+    if log_format not in ("auto", "plain", "json"):
+        raise CrashesError(f"--log-format must be auto, plain or json, got {log_format!r}")
+    result = run_pipeline(
+        since=_date(since, "--since"),
+        until=_date(until, "--until"),
+        datasets=datasets,
+        base_url=base_url,
+        train=train_model,
+        log_format=log_format,
+        wait=wait,
+        trigger="cli",
+    )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status() -> None:
+    """Last runs, data freshness, rows per layer and the current model."""
+    from orchestration.status import status_report
+
+    typer.echo(status_report())
+
+
+@app.command()
+def demo() -> None:
+    """Generate data, serve it on a local Socrata server, and run the whole pipeline offline."""
+    from orchestration.demo import run_demo
+
+    run_demo()
+
+
+@schedule_app.command("add")
+def schedule_add(
+    cron: Annotated[str, typer.Argument(help="Cron expression, e.g. '0 6 * * *'.")],
+    job: Annotated[str, typer.Option(help="incremental, backfill or train.")] = "incremental",
+    args: Annotated[str | None, typer.Option(help="Extra job arguments, e.g. '--since 2024-01-01'.")] = None,
+) -> None:
+    """Add a schedule; an invalid cron expression is refused with the parser's reason."""
+    from orchestration.schedules import add_schedule
+
+    typer.echo(add_schedule(cron, job=job, args=args).describe())
+
+
+@schedule_app.command("list")
+def schedule_list() -> None:
+    """Schedules with their plain-English meaning and next five run times."""
+    from orchestration.schedules import list_schedules_text
+
+    typer.echo(list_schedules_text())
+
+
+@schedule_app.command("remove")
+def schedule_remove(schedule_id: Annotated[int, typer.Argument(help="The schedule's ID from `list`.")]) -> None:
+    """Remove a schedule."""
+    from orchestration.schedules import remove_schedule
+
+    remove_schedule(schedule_id)
+    typer.echo(f"removed schedule {schedule_id}")
+
+
+@app.command()
+def scheduler(
+    port: Annotated[int | None, typer.Option(help="Metrics port (default 8000).")] = None,
+    host: Annotated[str, typer.Option(help="Interface for /metrics.")] = "127.0.0.1",
+) -> None:
+    """Long-running: run due scheduled jobs one at a time and serve /metrics."""
+    from orchestration.scheduler import run_scheduler
+
+    run_scheduler(port=port, host=host)
+
+
+@app.command()
+def metrics(
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+) -> None:
+    """Serve Prometheus metrics (read from the run history) on /metrics."""
+    from orchestration.metrics import serve_metrics
+
+    serve_metrics(port=port, host=host)
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int | None, typer.Option(help="Port (default 8501).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+) -> None:
+    """Serve the Streamlit dashboard on 127.0.0.1."""
+    from dashboard.launch import serve_dashboard
+
+    serve_dashboard(port=port, host=host)
+
+
+def main() -> None:
+    """Entry point: user errors are one line on stderr and a non-zero exit, never a traceback."""
+    try:
+        app(standalone_mode=True)
+    except CrashesError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for the CLI
+        if os.environ.get("CRASHES_DEBUG"):
+            raise
+        typer.echo(f"error: {type(exc).__name__}: {exc} (set CRASHES_DEBUG=1 for the traceback)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
