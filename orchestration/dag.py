@@ -1,0 +1,189 @@
+"""The stage engine: run stages in dependency order, record each one, skip dependants of a failure.
+
+Stages are small adapters around one public function each (see `orchestration.stages`); the engine
+knows nothing about what they do. A re-run after a failure or a kill runs the DAG again from the
+top: every stage is idempotent (raw merges on keys, dbt rebuilds, scoring replaces), so resuming
+needs no bookkeeping that could itself go wrong.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from orchestration import runs
+
+
+@dataclass
+class StageOutcome:
+    """What a stage reports: recorded in ops.sqlite and read back by status and metrics."""
+
+    summary: str = ""
+    rows_in: dict[str, int] = field(default_factory=dict)
+    rows_out: dict[str, int] = field(default_factory=dict)
+    tests_passed: int | None = None
+    tests_failed: int | None = None
+    expectations_failed: int | None = None
+    model_version: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class StageFailed(Exception):
+    """A stage ran but its result says stop (a failed dbt test, a broken key): keep its figures."""
+
+    def __init__(self, message: str, outcome: StageOutcome | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome or StageOutcome(summary=message)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[], StageOutcome]
+    after: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass
+class StageResult:
+    name: str
+    status: str
+    duration_s: float | None = None
+    outcome: StageOutcome | None = None
+    error: str | None = None
+
+    def line(self) -> str:
+        """`succeeded in 3.2s: 1,204 rows` or `failed in 0.4s: why`."""
+        took = f" in {self.duration_s:.1f}s" if self.duration_s is not None else ""
+        what = self.error if self.status != "succeeded" else (self.outcome.summary if self.outcome else "")
+        return f"{self.status}{took}" + (f": {what}" if what else "")
+
+
+class Reporter(Protocol):
+    def stage_output(self) -> AbstractContextManager[Any]: ...
+    def note(self, text: str) -> None: ...
+    def run_started(self, run_id: int, job: str, stages: list[Stage]) -> None: ...
+    def stage_started(self, run_id: int, stage: Stage) -> None: ...
+    def stage_finished(self, run_id: int, stage: Stage, result: StageResult) -> None: ...
+    def run_finished(self, run_id: int, result: RunResult) -> None: ...
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    job: str
+    stages: list[StageResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status == "succeeded" for s in self.stages)
+
+    @property
+    def failed(self) -> StageResult | None:
+        return next((s for s in self.stages if s.status == "failed"), None)
+
+    @property
+    def error(self) -> str | None:
+        failed = self.failed
+        return f"stage {failed.name} failed: {failed.error}" if failed else None
+
+    def summary(self) -> str:
+        head = f"run {self.run_id} ({self.job}): " + ("succeeded" if self.ok else "FAILED")
+        lines = [head]
+        lines.extend(f"  {s.name:<8} {s.line()}" for s in self.stages)
+        return "\n".join(lines)
+
+
+def ordered(stages: list[Stage]) -> list[Stage]:
+    """Dependency order, stable for ties (the order given); refuses unknown names and cycles."""
+    by_name = {s.name: s for s in stages}
+    if len(by_name) != len(stages):
+        raise ValueError("stage names must be unique")
+    for s in stages:
+        unknown = [d for d in s.after if d not in by_name]
+        if unknown:
+            raise ValueError(f"stage {s.name} depends on unknown stage(s) {', '.join(unknown)}")
+    done: list[Stage] = []
+    placed: set[str] = set()
+    pending = list(stages)
+    while pending:
+        ready = next((s for s in pending if set(s.after) <= placed), None)
+        if ready is None:
+            raise ValueError(f"stage dependencies form a cycle among {', '.join(s.name for s in pending)}")
+        done.append(ready)
+        placed.add(ready.name)
+        pending.remove(ready)
+    return done
+
+
+def _error_text(exc: BaseException) -> str:
+    """One line a person can act on; the last frame says where, without a whole traceback."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, StageFailed):
+        return text
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno})" if frame else ""
+    return f"{type(exc).__name__}: {text}{where}"
+
+
+def execute(run_id: int, job: str, stages: list[Stage], reporter: Reporter) -> RunResult:
+    """Run the stages of a recorded run; a stage whose dependency did not succeed is skipped."""
+    plan = ordered(stages)
+    status: dict[str, str] = {}
+    results: list[StageResult] = []
+    reporter.run_started(run_id, job, plan)
+    for stage in plan:
+        blocked = [d for d in stage.after if status.get(d) != "succeeded"]
+        if blocked:
+            result = StageResult(stage.name, "skipped", error=f"skipped because {blocked[0]} did not succeed")
+            runs.stage_finished(run_id, stage.name, "skipped", error=result.error)
+        else:
+            result = _run_stage(run_id, stage, reporter)
+        status[stage.name] = result.status
+        results.append(result)
+        reporter.stage_finished(run_id, stage, result)
+    outcome = RunResult(run_id, job, results)
+    runs.finish_run(run_id, "succeeded" if outcome.ok else "failed", outcome.error)
+    reporter.run_finished(run_id, outcome)
+    return outcome
+
+
+def _run_stage(run_id: int, stage: Stage, reporter: Reporter) -> StageResult:
+    runs.stage_started(run_id, stage.name)
+    reporter.stage_started(run_id, stage)
+    t0 = time.perf_counter()
+    error: str | None = None
+    try:
+        with reporter.stage_output():
+            outcome = stage.run()
+        status = "succeeded"
+    except StageFailed as exc:
+        outcome, status, error = exc.outcome, "failed", _error_text(exc)
+    except KeyboardInterrupt:
+        runs.stage_finished(
+            run_id, stage.name, "interrupted", duration_s=time.perf_counter() - t0, error="interrupted"
+        )
+        runs.finish_run(run_id, "interrupted", f"interrupted during {stage.name}")
+        raise
+    except Exception as exc:  # noqa: BLE001 - any stage error is recorded and stops dependants
+        outcome, status, error = StageOutcome(), "failed", _error_text(exc)
+    took = time.perf_counter() - t0
+    runs.stage_finished(
+        run_id,
+        stage.name,
+        status,
+        duration_s=took,
+        rows_in=outcome.rows_in,
+        rows_out=outcome.rows_out,
+        tests_passed=outcome.tests_passed,
+        tests_failed=outcome.tests_failed,
+        expectations_failed=outcome.expectations_failed,
+        model_version=outcome.model_version,
+        detail=outcome.detail,
+        error=error,
+    )
+    return StageResult(stage.name, status, took, outcome, error)

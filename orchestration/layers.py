@@ -1,0 +1,134 @@
+"""Row counts and freshness per layer (bronze files, raw tables, gold marts), read set-based.
+
+The warehouse has one writer; a reader that opens it while dbt or dlt writes fails (and could
+make the writer fail). So raw is read only by callers that hold the pipeline lock, and everything
+else reads gold (a read-only snapshot) or the run history.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from crashes.config import get_settings
+from crashes.gold import connect as gold_connect
+
+FRESHNESS_COLUMNS = ("crash_date", "socrata_updated_at")
+
+
+@dataclass
+class LayerFacts:
+    """Row counts per table and, for crashes, the newest `crash_date` / `socrata_updated_at`."""
+
+    source: str
+    rows: dict[str, int] = field(default_factory=dict)
+    newest: dict[str, str] = field(default_factory=dict)
+    files: dict[str, int] = field(default_factory=dict)
+
+    def as_detail(self) -> dict[str, Any]:
+        return {"rows": self.rows, "newest": self.newest}
+
+
+def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name",
+        [schema],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _counts(con: duckdb.DuckDBPyConnection, schema: str, tables: list[str]) -> dict[str, int]:
+    """All counts in one query. Identifiers come from information_schema, quoted; no user input."""
+    if not tables:
+        return {}
+    template = "SELECT {i} AS i, count(*) AS n FROM {schema}.{table}"
+    parts = [template.format(i=i, schema=_ident(schema), table=_ident(t)) for i, t in enumerate(tables)]
+    return {tables[i]: int(n) for i, n in con.execute(" UNION ALL ".join(parts)).fetchall()}
+
+
+def raw_facts(path: Path | None = None) -> LayerFacts:
+    """Counts of `raw.<table>` and the newest crash timestamps. Caller holds the pipeline lock."""
+    target = path or get_settings().warehouse_path
+    facts = LayerFacts(source="raw")
+    if not target.exists():
+        return facts
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        tables = [t for t in _tables(con, "raw") if not t.startswith("_dlt")]
+        facts.rows = _counts(con, "raw", tables)
+        if "crashes" in tables:
+            cols = [c for c in FRESHNESS_COLUMNS if c in _columns(con, "raw", "crashes")]
+            if cols:
+                select = ", ".join(f'max("{c}")' for c in cols)
+                values = con.execute(f"SELECT {select} FROM raw.crashes").fetchone() or ()  # noqa: S608
+                facts.newest = {c: str(v) for c, v in zip(cols, values, strict=True) if v is not None}
+    finally:
+        con.close()
+    return facts
+
+
+def gold_facts() -> LayerFacts:
+    """Mart counts from the gold snapshot, and the newest crash date it holds."""
+    facts = LayerFacts(source="gold")
+    if not get_settings().gold_path.exists():
+        return facts
+    with gold_connect() as con:
+        tables = _tables(con, "marts")
+        facts.rows = _counts(con, "marts", tables)
+        if "fct_crashes" in tables:
+            cols = _columns(con, "marts", "fct_crashes")
+            column = next((c for c in ("crash_ts", "crash_date", "crash_at") if c in cols), None)
+            if column:
+                value = con.execute(f'SELECT max("{column}") FROM marts.fct_crashes').fetchone()  # noqa: S608
+                if value and value[0] is not None:
+                    facts.newest["crash_date"] = str(value[0])
+    return facts
+
+
+def bronze_facts() -> LayerFacts:
+    """Parquet files and rows per dataset folder in bronze (footers only, no data read)."""
+    import pyarrow.parquet as pq
+    from fsspec.core import url_to_fs
+
+    url = get_settings().bronze_url
+    fs, root = url_to_fs(url, **_storage_options(url))
+    facts = LayerFacts(source="bronze")
+    if not fs.exists(root):
+        return facts
+    for path in fs.glob(f"{root.rstrip('/')}/**/*.parquet"):
+        dataset = path[len(root.rstrip("/")) + 1 :].split("/", 1)[0]
+        with fs.open(path, "rb") as fh:
+            facts.rows[dataset] = facts.rows.get(dataset, 0) + pq.ParquetFile(fh).metadata.num_rows
+        facts.files[dataset] = facts.files.get(dataset, 0) + 1
+    return facts
+
+
+def _storage_options(url: str) -> dict[str, Any]:
+    """s3:// credentials from the same variables dlt's filesystem destination reads."""
+    if not url.startswith("s3://"):
+        return {}
+    env = os.environ
+    prefix = "DESTINATION__FILESYSTEM__CREDENTIALS__"
+    options: dict[str, Any] = {}
+    if env.get(prefix + "AWS_ACCESS_KEY_ID"):
+        options["key"] = env[prefix + "AWS_ACCESS_KEY_ID"]
+        options["secret"] = env.get(prefix + "AWS_SECRET_ACCESS_KEY")
+    if env.get(prefix + "ENDPOINT_URL"):
+        options["client_kwargs"] = {"endpoint_url": env[prefix + "ENDPOINT_URL"]}
+    return options
