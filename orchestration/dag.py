@@ -139,7 +139,7 @@ def execute(run_id: int, job: str, stages: list[Stage], reporter: Reporter) -> R
     for stage in plan:
         blocked = [d for d in stage.after if status.get(d) != "succeeded"]
         if blocked:
-            result = StageResult(stage.name, "skipped", error=f"skipped because {blocked[0]} did not succeed")
+            result = StageResult(stage.name, "skipped", error=f"{blocked[0]} did not succeed")
             runs.stage_finished(run_id, stage.name, "skipped", error=result.error)
         else:
             result = _run_stage(run_id, stage, reporter)

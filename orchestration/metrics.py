@@ -1,0 +1,289 @@
+"""Prometheus metrics computed from ops.sqlite at scrape time.
+
+Collectors read the run history on each scrape instead of counting in process memory, so runs
+started from the CLI, the scheduler or the dashboard all count, and a restart loses nothing.
+The warehouse is never opened here (a reader could block the writer): freshness comes from what
+the last ingest recorded, the model from the registry's files.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from crashes.config import get_settings
+from orchestration import runs
+from orchestration.model_info import current_model
+
+# Seconds: a stage takes from under a second (quality on a small load) to an hour (a backfill).
+DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
+# Which layer a stage's rows_out land in.
+STAGE_LAYER = {"ingest": "raw", "build": "gold", "score": "scores"}
+
+
+def _chicago() -> Any:
+    """crash_date is floating Chicago local time; fall back to UTC where tzdata is missing."""
+    try:
+        return ZoneInfo("America/Chicago")
+    except ZoneInfoNotFoundError:
+        return UTC
+
+
+def _epoch(text: str, floating: bool = False) -> float | None:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_chicago() if floating else UTC)
+    return value.timestamp()
+
+
+class RunHistoryCollector(Collector):
+    """Everything the Grafana dashboard and alerts need, from one short read of ops.sqlite."""
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("crashes_ops_up", "1 when the run history (ops.sqlite) could be read")
+        try:
+            with runs.connect() as con:
+                families = list(self._from_history(con))
+            up.add_metric([], 1)
+        except sqlite3.Error:
+            families = []
+            up.add_metric([], 0)
+        yield up
+        yield from families
+        yield from self._model()
+
+    def _from_history(self, con: sqlite3.Connection) -> Iterable[Metric]:
+        yield from self._runs(con)
+        yield from self._stages(con)
+        yield from self._rows(con)
+        yield from self._checks(con)
+        yield from self._freshness(con)
+        yield from self._events(con)
+
+    def _runs(self, con: sqlite3.Connection) -> Iterable[Metric]:
+        total = CounterMetricFamily(
+            "crashes_runs", "Pipeline runs by job, trigger and status", labels=["job", "trigger", "status"]
+        )
+        for job, trigger, status, n in con.execute(
+            "SELECT job, trigger, status, count(*) FROM runs GROUP BY 1, 2, 3"
+        ):
+            total.add_metric([job, trigger, status], n)
+        yield total
+
+        last_ok = GaugeMetricFamily(
+            "crashes_last_success_timestamp_seconds",
+            "When the last successful run of a job ended",
+            labels=["job"],
+        )
+        for job, ended in con.execute(
+            "SELECT job, max(ended) FROM runs WHERE status = 'succeeded' GROUP BY job"
+        ):
+            if (ts := _epoch(ended)) is not None:
+                last_ok.add_metric([job], ts)
+        yield last_ok
+
+        last_failed = GaugeMetricFamily(
+            "crashes_last_run_failed",
+            "1 when the latest finished run of a job failed or was interrupted",
+            labels=["job"],
+        )
+        for job, status in con.execute(
+            """SELECT job, status FROM runs r WHERE id = (
+                   SELECT max(id) FROM runs WHERE job = r.job AND status != 'running')"""
+        ):
+            last_failed.add_metric([job], 0 if status == "succeeded" else 1)
+        yield last_failed
+
+    def _stages(self, con: sqlite3.Connection) -> Iterable[Metric]:
+        cases = ", ".join(f"sum(duration_s <= {b})" for b in DURATION_BUCKETS)
+        hist = HistogramMetricFamily(
+            "crashes_stage_duration_seconds", "How long pipeline stages took", labels=["stage"]
+        )
+        query = (
+            f"SELECT name, count(*), sum(duration_s), {cases} FROM stages "  # noqa: S608 - constants only
+            "WHERE duration_s IS NOT NULL AND status IN ('succeeded', 'failed') GROUP BY name"
+        )
+        for name, n, total, *cumulative in con.execute(query):
+            buckets = [(str(b), c) for b, c in zip(DURATION_BUCKETS, cumulative, strict=True)]
+            hist.add_metric([name], buckets + [("+Inf", n)], total)
+        yield hist
+
+        last = GaugeMetricFamily(
+            "crashes_stage_last_duration_seconds",
+            "Duration of the latest run of each stage",
+            labels=["stage", "status"],
+        )
+        for name, status, duration in con.execute(
+            """SELECT name, status, duration_s FROM stages s WHERE duration_s IS NOT NULL AND run_id = (
+                   SELECT max(run_id) FROM stages WHERE name = s.name AND duration_s IS NOT NULL)"""
+        ):
+            last.add_metric([name, status], duration)
+        yield last
+
+    def _rows(self, con: sqlite3.Connection) -> Iterable[Metric]:
+        loaded = CounterMetricFamily(
+            "crashes_rows_loaded",
+            "Rows written by successful stages, per layer and dataset",
+            labels=["layer", "dataset"],
+        )
+        scores = CounterMetricFamily(
+            "crashes_scores_written", "Model scores written by successful score stages"
+        )
+        scored = 0
+        for stage, dataset, n in con.execute(
+            """SELECT s.name, j.key, sum(j.value) FROM stages s, json_each(s.rows_out) j
+               WHERE s.status = 'succeeded' GROUP BY 1, 2"""
+        ):
+            loaded.add_metric([STAGE_LAYER.get(stage, stage), dataset], n)
+            scored += n if stage == "score" else 0
+        scores.add_metric([], scored)
+        yield loaded
+        yield scores
+
+        table_rows = GaugeMetricFamily(
+            "crashes_table_rows",
+            "Rows per table after the latest successful load or build",
+            labels=["layer", "table"],
+        )
+        ingest, build = runs.last_stage("ingest"), runs.last_stage("build")
+        for table, n in (ingest.detail.get("raw", {}).get("rows", {}) if ingest else {}).items():
+            table_rows.add_metric(["raw", table], n)
+        for table, n in (build.rows_out if build else {}).items():
+            table_rows.add_metric(["gold", table], n)
+        yield table_rows
+
+    def _latest_figure(self, con: sqlite3.Connection, stage: str, column: str) -> int | None:
+        row = con.execute(
+            f"SELECT {column} FROM stages WHERE name = ? AND {column} IS NOT NULL "  # noqa: S608 - constants only
+            "ORDER BY ended DESC, run_id DESC LIMIT 1",
+            (stage,),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _checks(self, con: sqlite3.Connection) -> Iterable[Metric]:
+        # (stage, column, gauge of the latest stage, counter over all stages, what)
+        for stage, column, latest_name, total_name, what in (
+            (
+                "build",
+                "tests_failed",
+                "crashes_dbt_tests_failed",
+                "crashes_dbt_test_failures",
+                "dbt tests failed",
+            ),
+            (
+                "build",
+                "tests_passed",
+                "crashes_dbt_tests_passed",
+                "crashes_dbt_test_passes",
+                "dbt tests passed",
+            ),
+            (
+                "quality",
+                "expectations_failed",
+                "crashes_gx_expectations_failed",
+                "crashes_gx_expectation_failures",
+                "GX expectations failed",
+            ),
+        ):
+            latest = self._latest_figure(con, stage, column)
+            gauge = GaugeMetricFamily(latest_name, f"{what} in the latest {stage} stage")
+            if latest is not None:
+                gauge.add_metric([], latest)
+            yield gauge
+            (total,) = con.execute(
+                f"SELECT coalesce(sum({column}), 0) FROM stages WHERE name = ?",  # noqa: S608 - constants only
+                (stage,),
+            ).fetchone()
+            yield CounterMetricFamily(total_name, f"{what}, summed over all {stage} stages", value=total)
+
+    def _freshness(self, con: sqlite3.Connection) -> Iterable[Metric]:
+        newest = GaugeMetricFamily(
+            "crashes_newest_record_timestamp_seconds",
+            "Newest crash_date / :updated_at in raw after the latest successful ingest",
+            labels=["field"],
+        )
+        lag = GaugeMetricFamily(
+            "crashes_data_freshness_lag_seconds",
+            "Now minus the newest crash_date / :updated_at in raw",
+            labels=["field"],
+        )
+        ingest = runs.last_stage("ingest")
+        now = datetime.now(UTC).timestamp()
+        for field, text in (ingest.detail.get("raw", {}).get("newest", {}) if ingest else {}).items():
+            if (ts := _epoch(str(text), floating=field == "crash_date")) is not None:
+                newest.add_metric([field], ts)
+                lag.add_metric([field], max(0.0, now - ts))
+        yield newest
+        yield lag
+
+    def _events(self, con: sqlite3.Connection) -> Iterable[Metric]:
+        views = CounterMetricFamily("crashes_dashboard_page_views", "Dashboard page views", labels=["page"])
+        for page, n in con.execute(
+            """SELECT CASE WHEN json_valid(detail) THEN coalesce(json_extract(detail, '$.page'), 'unknown')
+                           ELSE coalesce(detail, 'unknown') END, count(*)
+               FROM events WHERE kind = 'page_view' GROUP BY 1"""
+        ):
+            views.add_metric([str(page)], n)
+        yield views
+        (predictions,) = con.execute("SELECT count(*) FROM events WHERE kind = 'prediction'").fetchone()
+        yield CounterMetricFamily("crashes_predictions", "Single-crash predictions served", value=predictions)
+
+    def _model(self) -> Iterable[Metric]:
+        model = current_model()
+        info = GaugeMetricFamily("crashes_model_info", "The current model (value 1)", labels=["version"])
+        metric = GaugeMetricFamily(
+            "crashes_model_test_metric",
+            "The current model's metrics on its out-of-time test set",
+            labels=["metric"],
+        )
+        if model is not None:
+            info.add_metric([model.version], 1)
+            for name, value in sorted(model.test_metrics.items()):
+                metric.add_metric([name], value)
+        yield info
+        yield metric
+
+
+def registry() -> CollectorRegistry:
+    reg = CollectorRegistry()
+    reg.register(RunHistoryCollector())
+    return reg
+
+
+def start_server(port: int | None = None, host: str = "127.0.0.1") -> tuple[Any, int]:
+    """Serve /metrics in a background thread; returns the server and the bound port (port 0 = any)."""
+    server, _thread = start_http_server(
+        get_settings().metrics_port if port is None else port, addr=host, registry=registry()
+    )
+    return server, server.server_port
+
+
+def wait_for_stop() -> threading.Event:
+    """An event set by SIGTERM/SIGINT, so long-running commands end cleanly (docker stop)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def serve_metrics(port: int | None = None, host: str = "127.0.0.1") -> None:
+    """`crashes metrics`: serve until stopped."""
+    stop = wait_for_stop()
+    server, bound = start_server(port, host)
+    print(
+        f"serving metrics on http://{host}:{bound}/metrics (reading {get_settings().ops_path}); Ctrl-C stops"
+    )
+    stop.wait()
+    server.shutdown()
