@@ -1,0 +1,171 @@
+"""ingest(): a source → bronze (parquet, as delivered) → raw (DuckDB, merged on the key).
+
+The one public entry point of the ingestion stage. It is safe to re-run after any failure:
+dlt finishes pending load packages first, bronze loads not yet in raw are synced on the next
+run, and raw merges on each dataset's key, so nothing is lost and nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from crashes.config import Settings, get_settings
+from crashes.errors import CrashesError
+from ingestion.bronze import bronze_pipeline, open_bronze
+from ingestion.raw import SyncCounts, bronze_to_raw, raw_pipeline, synced_loads
+from ingestion.socrata.settings import DATASETS, parse_datasets
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class IngestResult:
+    mode: str
+    bronze_url: str
+    warehouse: Path
+    loads: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    raw_rows: dict[str, int] = field(default_factory=dict)
+    skipped_files: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+    def summary(self) -> str:
+        lines = [f"ingest ({self.mode}) finished in {self.seconds:.1f} s"]
+        for name in DATASETS:
+            if name in self.rows or name in self.raw_rows:
+                lines.append(
+                    f"  {name:<9} delivered {self.rows.get(name, 0):>9,}"
+                    f"   rejected {self.rejected.get(name, 0):>6,}"
+                    f"   raw now {self.raw_rows.get(name, 0):>9,}"
+                )
+        lines.append(f"  bronze: {self.bronze_url}   raw: {self.warehouse} (schema raw)")
+        if self.loads:
+            lines.append(f"  bronze loads synced to raw: {', '.join(self.loads)}")
+        for skipped in self.skipped_files:
+            lines.append(f"  skipped {skipped}")
+        return "\n".join(lines)
+
+
+def _configure_dlt() -> None:
+    """Let dlt find the project's `.dlt/` wherever `crashes` is run from."""
+    if (PROJECT_ROOT / ".dlt").is_dir():
+        os.environ.setdefault("DLT_PROJECT_DIR", str(PROJECT_ROOT))
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
+
+
+def raw_row_counts(settings: Settings) -> dict[str, int]:
+    if not settings.warehouse_path.exists():
+        return {}
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        present = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw'"
+            ).fetchall()
+        }
+        return {
+            name: con.execute(f"select count(*) from raw.{name}").fetchone()[0]  # noqa: S608 - fixed names
+            for name in DATASETS
+            if name in present
+        }
+
+
+def _step_error(exc: PipelineStepFailed) -> CrashesError:
+    """dlt wraps the cause several levels deep; the user needs the innermost message."""
+    cause: BaseException = exc
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    return CrashesError(f"ingest failed at dlt step '{exc.step}': {cause}")
+
+
+def sync_raw(settings: Settings) -> tuple[list[str], SyncCounts]:
+    """Merge every completed bronze load that raw does not hold yet."""
+    counts = SyncCounts()
+    with open_bronze(settings) as bronze:
+        pending = [lid for lid in bronze.completed_loads() if lid not in synced_loads(settings)]
+        if pending:
+            pipeline = raw_pipeline(settings)
+            try:
+                pipeline.run(bronze_to_raw(bronze, pending, counts), loader_file_format="parquet")
+            except PipelineStepFailed as exc:
+                raise _step_error(exc) from exc
+    return pending, counts
+
+
+def ingest(
+    datasets: str | list[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    base_url: str | None = None,
+    page_size: int | None = None,
+    source: str = "socrata",
+    path: Path | None = None,
+    dataset: str | None = None,
+) -> IngestResult:
+    """Extract from Socrata (incremental, or a backfill window) or replay export files, land the
+    extraction in bronze, then merge it into raw."""
+    _configure_dlt()
+    settings = get_settings().ensure()
+    started = time.perf_counter()
+    skipped: list[str] = []
+    if source == "replay":
+        from ingestion.replay import plan_replay, replay_source
+
+        if path is None:
+            raise CrashesError("replay needs a path to a file or folder of export files")
+        plan = plan_replay(Path(path), dataset)
+        skipped = plan.skipped
+        extraction = replay_source(plan)
+        mode = "replay"
+    elif source == "socrata":
+        from ingestion.socrata import socrata_source
+
+        names = datasets.split(",") if isinstance(datasets, str) else datasets
+        specs = parse_datasets(",".join(names) if names else None) if names else list(DATASETS.values())
+        if until is not None and since is None:
+            raise CrashesError("a backfill window needs a start (--since)")
+        extraction = socrata_source(
+            base_url=(base_url or settings.socrata_base_url).rstrip("/"),
+            app_token=settings.socrata_app_token,
+            datasets=[s.name for s in specs],
+            page_size=page_size or settings.page_size,
+            since=since,
+            until=until,
+        )
+        mode = "backfill" if since else "incremental"
+    else:
+        raise CrashesError(f"unknown source {source!r}: use socrata or replay")
+
+    bronze = bronze_pipeline(settings)
+    try:
+        bronze.run(extraction, loader_file_format="parquet")
+    except PipelineStepFailed as exc:
+        raise _step_error(exc) from exc
+    delivered = {t: n for t, n in bronze.last_trace.last_normalize_info.row_counts.items() if t in DATASETS}
+
+    loads, counts = sync_raw(settings)
+    return IngestResult(
+        mode=mode,
+        bronze_url=settings.bronze_url,
+        warehouse=settings.warehouse_path,
+        loads=loads,
+        rows=delivered,
+        rejected=counts.rejected,
+        raw_rows=raw_row_counts(settings),
+        skipped_files=skipped,
+        seconds=time.perf_counter() - started,
+    )
