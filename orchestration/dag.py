@@ -164,9 +164,7 @@ def _run_stage(run_id: int, stage: Stage, reporter: Reporter) -> StageResult:
     except StageFailed as exc:
         outcome, status, error = exc.outcome, "failed", _error_text(exc)
     except KeyboardInterrupt:
-        runs.stage_finished(
-            run_id, stage.name, "interrupted", duration_s=time.perf_counter() - t0, error="interrupted"
-        )
+        runs.stage_finished(run_id, stage.name, "interrupted", duration_s=time.perf_counter() - t0, error="interrupted")
         runs.finish_run(run_id, "interrupted", f"interrupted during {stage.name}")
         raise
     except Exception as exc:  # noqa: BLE001 - any stage error is recorded and stops dependants

@@ -40,9 +40,7 @@ def run_stages(
     with pipeline_lock(wait, reporter.note):
         orphans = runs.mark_interrupted()
         if orphans:
-            reporter.note(
-                f"marked interrupted run(s) {', '.join(map(str, orphans))}; this run resumes their work"
-            )
+            reporter.note(f"marked interrupted run(s) {', '.join(map(str, orphans))}; this run resumes their work")
         planned = ordered(plan())
         run_id = runs.start_run(job, args, trigger, [s.name for s in planned], schedule_id)
         return execute(run_id, job, planned, reporter)

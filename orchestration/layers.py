@@ -28,6 +28,7 @@ class LayerFacts:
     rows: dict[str, int] = field(default_factory=dict)
     newest: dict[str, str] = field(default_factory=dict)
     files: dict[str, int] = field(default_factory=dict)
+    error: str = ""
 
     def as_detail(self) -> dict[str, Any]:
         return {"rows": self.rows, "newest": self.newest}

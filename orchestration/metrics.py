@@ -26,8 +26,13 @@ from orchestration.model_info import current_model
 
 # Seconds: a stage takes from under a second (quality on a small load) to an hour (a backfill).
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
-# Which layer a stage's rows_out land in.
-STAGE_LAYER = {"ingest": "raw", "build": "gold", "score": "scores"}
+# Which layer a stage's rows land in: ingest takes rows into bronze and merges them into raw.
+STAGE_LAYERS = {
+    ("ingest", "rows_in"): "bronze",
+    ("ingest", "rows_out"): "raw",
+    ("build", "rows_out"): "gold",
+    ("score", "rows_out"): "scores",
+}
 
 
 def _chicago() -> Any:
@@ -76,9 +81,7 @@ class RunHistoryCollector(Collector):
         total = CounterMetricFamily(
             "crashes_runs", "Pipeline runs by job, trigger and status", labels=["job", "trigger", "status"]
         )
-        for job, trigger, status, n in con.execute(
-            "SELECT job, trigger, status, count(*) FROM runs GROUP BY 1, 2, 3"
-        ):
+        for job, trigger, status, n in con.execute("SELECT job, trigger, status, count(*) FROM runs GROUP BY 1, 2, 3"):
             total.add_metric([job, trigger, status], n)
         yield total
 
@@ -87,9 +90,7 @@ class RunHistoryCollector(Collector):
             "When the last successful run of a job ended",
             labels=["job"],
         )
-        for job, ended in con.execute(
-            "SELECT job, max(ended) FROM runs WHERE status = 'succeeded' GROUP BY job"
-        ):
+        for job, ended in con.execute("SELECT job, max(ended) FROM runs WHERE status = 'succeeded' GROUP BY job"):
             if (ts := _epoch(ended)) is not None:
                 last_ok.add_metric([job], ts)
         yield last_ok
@@ -138,16 +139,16 @@ class RunHistoryCollector(Collector):
             "Rows written by successful stages, per layer and dataset",
             labels=["layer", "dataset"],
         )
-        scores = CounterMetricFamily(
-            "crashes_scores_written", "Model scores written by successful score stages"
-        )
+        scores = CounterMetricFamily("crashes_scores_written", "Model scores written by successful score stages")
         scored = 0
-        for stage, dataset, n in con.execute(
-            """SELECT s.name, j.key, sum(j.value) FROM stages s, json_each(s.rows_out) j
-               WHERE s.status = 'succeeded' GROUP BY 1, 2"""
-        ):
-            loaded.add_metric([STAGE_LAYER.get(stage, stage), dataset], n)
-            scored += n if stage == "score" else 0
+        for (stage, column), layer in STAGE_LAYERS.items():
+            for dataset, n in con.execute(
+                f"""SELECT j.key, sum(j.value) FROM stages s, json_each(s.{column}) j
+                    WHERE s.status = 'succeeded' AND s.name = ? GROUP BY 1""",  # noqa: S608 - constants only
+                (stage,),
+            ):
+                loaded.add_metric([layer, dataset], n)
+                scored += n if layer == "scores" else 0
         scores.add_metric([], scored)
         yield loaded
         yield scores
@@ -282,8 +283,6 @@ def serve_metrics(port: int | None = None, host: str = "127.0.0.1") -> None:
     """`crashes metrics`: serve until stopped."""
     stop = wait_for_stop()
     server, bound = start_server(port, host)
-    print(
-        f"serving metrics on http://{host}:{bound}/metrics (reading {get_settings().ops_path}); Ctrl-C stops"
-    )
+    print(f"serving metrics on http://{host}:{bound}/metrics (reading {get_settings().ops_path}); Ctrl-C stops")
     stop.wait()
     server.shutdown()

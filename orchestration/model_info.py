@@ -43,9 +43,7 @@ class ModelInfo:
 
 
 def _numbers(block: dict[str, Any]) -> dict[str, float]:
-    return {
-        str(k): float(v) for k, v in block.items() if isinstance(v, int | float) and not isinstance(v, bool)
-    }
+    return {str(k): float(v) for k, v in block.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
 def _current_version(models: Path) -> str | None:

@@ -92,9 +92,7 @@ def _json(value: Any) -> str:
 def _migrate(con: sqlite3.Connection) -> None:
     version = con.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"ops.sqlite schema version {version} is newer than this code knows ({SCHEMA_VERSION})"
-        )
+        raise RuntimeError(f"ops.sqlite schema version {version} is newer than this code knows ({SCHEMA_VERSION})")
     if version == SCHEMA_VERSION:
         return
     con.execute("BEGIN IMMEDIATE")
@@ -217,9 +215,7 @@ def _stage(row: sqlite3.Row) -> StageRecord:
 
 
 # --------------------------------------------------------------------------- runs and stages
-def start_run(
-    job: str, args: dict[str, Any], trigger: str, stages: list[str], schedule_id: int | None = None
-) -> int:
+def start_run(job: str, args: dict[str, Any], trigger: str, stages: list[str], schedule_id: int | None = None) -> int:
     """Record a run and its planned stages (so a killed run shows what it never reached)."""
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, got {trigger!r}")

@@ -41,17 +41,13 @@ class Fired:
 
 
 class Scheduler:
-    def __init__(
-        self, clock: Clock = local_now, runner: Runner = run_scheduled, log: Callable[[str], None] = print
-    ):
+    def __init__(self, clock: Clock = local_now, runner: Runner = run_scheduled, log: Callable[[str], None] = print):
         self.clock, self.runner, self.log = clock, runner, log
 
     def due(self, now: datetime) -> list[tuple[Schedule, datetime]]:
         """Schedules with a slot not yet run at or before `now`, earliest first, each with its latest slot."""
         found = [(s, s.next_due()) for s in schedules.list_schedules()]
-        due = sorted(
-            ((s, first) for s, first in found if first <= now), key=lambda pair: (pair[1], pair[0].id)
-        )
+        due = sorted(((s, first) for s, first in found if first <= now), key=lambda pair: (pair[1], pair[0].id))
         return [(s, latest_slot(s.cron, now)) for s, _ in due]
 
     def tick(self) -> list[Fired]:

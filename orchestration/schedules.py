@@ -86,9 +86,7 @@ def _schedule(row: sqlite3.Row) -> Schedule:
     )
 
 
-def add_schedule(
-    cron: str, job: str = "incremental", args: str | None = None, now: datetime | None = None
-) -> Schedule:
+def add_schedule(cron: str, job: str = "incremental", args: str | None = None, now: datetime | None = None) -> Schedule:
     """Validate everything now (cron, job, arguments) so a schedule can never fail to start."""
     expr = validate_cron(cron)
     parse_job_args(job, args)

@@ -39,14 +39,20 @@ def ingest(since: date | None, until: date | None, datasets: str | None, base_ur
         from ingestion.pipeline import ingest as run_ingest
 
         result = run_ingest(datasets=datasets, since=since, until=until, base_url=base_url)
-        loaded = _ints(result.rows)
+        delivered = _ints(result.rows)
+        rejected = _ints(getattr(result, "rejected", None))
         # We hold the pipeline lock and dlt has closed the warehouse: read raw's totals and freshness.
         raw = raw_facts()
         return StageOutcome(
-            summary=_first_line(result),
-            rows_in=loaded,
-            rows_out=loaded,
-            detail={"loads": [str(x) for x in (result.loads or [])], "raw": raw.as_detail()},
+            summary=f"{sum(delivered.values()):,} rows delivered, raw now "
+            + ", ".join(f"{k} {v:,}" for k, v in raw.rows.items()),
+            rows_in=delivered,
+            rows_out={k: n - rejected.get(k, 0) for k, n in delivered.items()},
+            detail={
+                "loads": [str(x) for x in (result.loads or [])],
+                "rejected": rejected,
+                "raw": raw.as_detail(),
+            },
         )
 
     window = f"{since}…{until or 'now'}" if since else "incremental"
@@ -61,9 +67,7 @@ def quality() -> Stage:
         failed = _count(getattr(report, "failed_expectations", None))
         outcome = StageOutcome(summary=_first_line(report), expectations_failed=failed)
         if not report.ok:
-            raise StageFailed(
-                f"quality gate failed: {outcome.summary or f'{failed} expectations failed'}", outcome
-            )
+            raise StageFailed(f"quality gate failed: {outcome.summary or f'{failed} expectations failed'}", outcome)
         return outcome
 
     return Stage("quality", run, after=("ingest",), description="Great Expectations on the new loads")

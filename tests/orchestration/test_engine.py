@@ -98,9 +98,7 @@ def test_stage_failed_keeps_its_figures(crashes_home: Path) -> None:
     assert stage.duration_s is not None and stage.duration_s >= 0
 
 
-def test_json_log_format_is_one_object_per_line(
-    crashes_home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_json_log_format_is_one_object_per_line(crashes_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def noisy() -> StageOutcome:
         print("dbt chatter that must not corrupt the JSON stream")
         return StageOutcome(summary="ok", rows_out={"crashes": 5})

@@ -16,6 +16,7 @@ from crashes.errors import CrashesError
 from orchestration import runs
 from orchestration.dag import Stage, StageOutcome
 from orchestration.flow import run_stages
+from orchestration.status import status_report
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 from orchestration.dag import Stage, StageOutcome
 from orchestration.flow import run_stages
+from orchestration.status import status_report
 release = Path({release!r})
 def hold():
     while not release.exists():
@@ -66,6 +68,8 @@ def test_second_run_refuses_with_one_clear_line(holder, crashes_home: Path) -> N
     assert cli.stderr.strip().count("\n") == 0, cli.stderr
     assert cli.stderr.startswith("error: run 1 (backfill, cli)") and "--wait" in cli.stderr
     assert len(runs.recent_runs(10)) == 1, "a refused run must not be recorded as a run"
+    text = status_report()  # status never opens the warehouse under a running pipeline
+    assert "a pipeline run is writing the warehouse" in text and "running" in text
 
 
 def test_waiting_run_starts_after_the_first_ends(holder, crashes_home: Path) -> None:  # type: ignore[no-untyped-def]

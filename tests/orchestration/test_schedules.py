@@ -63,19 +63,11 @@ def test_invalid_schedules_are_refused_with_the_reason(
 
 def test_cli_schedule_commands(crashes_home: Path) -> None:
     crashes = str(PROJECT / ".venv/bin/crashes")
-    added = subprocess.run(
-        [crashes, "schedule", "add", "30 2 * * 1"], capture_output=True, text=True, timeout=60
-    )
+    added = subprocess.run([crashes, "schedule", "add", "30 2 * * 1"], capture_output=True, text=True, timeout=60)
     assert added.returncode == 0, added.stderr
     assert "At 02:30 AM, only on Monday" in added.stdout
-    bad = subprocess.run(
-        [crashes, "schedule", "add", "* * * 13 *"], capture_output=True, text=True, timeout=60
-    )
-    assert (
-        bad.returncode == 2
-        and bad.stderr.startswith("error: invalid cron expression")
-        and "range" in bad.stderr
-    )
+    bad = subprocess.run([crashes, "schedule", "add", "* * * 13 *"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: invalid cron expression") and "range" in bad.stderr
     listed = subprocess.run([crashes, "schedule", "list"], capture_output=True, text=True, timeout=60)
     assert listed.stdout.count("\n    20") == 5, listed.stdout  # the next five run times
 
@@ -89,9 +81,7 @@ def test_due_runs_once_and_a_missed_run_after_downtime_runs_once(crashes_home: P
     clock.now = datetime(2024, 1, 1, 5, 59, 59, tzinfo=TZ)
     assert sched.tick() == [] and ran == []
     clock.now = datetime(2024, 1, 1, 6, 0, 20, tzinfo=TZ)
-    assert [(f.schedule_id, f.slot) for f in sched.tick()] == [
-        (daily.id, datetime(2024, 1, 1, 6, 0, tzinfo=TZ))
-    ]
+    assert [(f.schedule_id, f.slot) for f in sched.tick()] == [(daily.id, datetime(2024, 1, 1, 6, 0, tzinfo=TZ))]
     clock.now += timedelta(minutes=30)
     assert sched.tick() == [], "a slot runs once"
     assert sched.seconds_until_next() == 30.0  # capped, so new schedules are noticed

@@ -1,0 +1,94 @@
+"""`crashes status` reads raw when it can and falls back, never fails, when a writer holds it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from crashes.gold import STORAGE_COMPATIBILITY
+from orchestration import runs
+from orchestration.dag import Stage, StageOutcome
+from orchestration.flow import run_stages
+from orchestration.status import status_report
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def _warehouse(home: Path) -> None:
+    """raw and gold in the contract's shape: raw all VARCHAR, gold published as its own file."""
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    con.execute("CREATE SCHEMA raw")
+    con.execute(
+        """CREATE TABLE raw.crashes AS SELECT 'id' || i AS crash_record_id,
+               strftime(TIMESTAMP '2024-03-01 00:00:00' + i * INTERVAL 1 HOUR, '%Y-%m-%dT%H:%M:%S.000') AS crash_date,
+               strftime(TIMESTAMP '2024-03-05 00:00:00' + i * INTERVAL 1 MINUTE, '%Y-%m-%dT%H:%M:%S.000Z')
+                   AS socrata_updated_at
+           FROM range(50) t(i)"""
+    )
+    con.execute("CREATE TABLE raw.people AS SELECT 'p' || i AS person_id FROM range(120) t(i)")
+    con.close()
+    gold = duckdb.connect(str(home / "gold.duckdb"), config={"storage_compatibility_version": STORAGE_COMPATIBILITY})
+    gold.execute("CREATE SCHEMA marts")
+    gold.execute(
+        "CREATE TABLE marts.fct_crashes AS SELECT TIMESTAMP '2024-03-01' + i * INTERVAL 1 HOUR AS crash_ts"
+        " FROM range(48) t(i)"
+    )
+    gold.close()
+
+
+def test_status_reads_raw_gold_and_history(crashes_home: Path) -> None:
+    _warehouse(crashes_home)
+    run_stages("incremental", {}, lambda: [Stage("ingest", lambda: StageOutcome(summary="ok"))], log_format="plain")
+    text = status_report()
+    assert "#1    incremental cli       succeeded" in text
+    assert "raw crash_date          2024-03-03T01:00:00" in text  # hour 49 after 2024-03-01 00:00
+    assert "raw :updated_at         2024-03-05T00:49:00" in text
+    assert "gold crash_date         2024-03-02 23:00:00" in text
+    assert "crashes 50, people 120" in text and "fct_crashes 48" in text
+    assert "Current model: none" in text
+
+
+def test_status_falls_back_while_a_writer_holds_the_warehouse(crashes_home: Path) -> None:
+    _warehouse(crashes_home)
+    runs_id = runs.start_run("incremental", {}, "cli", ["ingest"])
+    newest = {"crash_date": "2024-02-01T08:00:00.000", "socrata_updated_at": "2024-02-02T00:00:00.000Z"}
+    runs.stage_finished(runs_id, "ingest", "succeeded", detail={"raw": {"rows": {}, "newest": newest}})
+    runs.finish_run(runs_id, "succeeded")
+    # Another process writes the warehouse (as dbt does) and keeps it open.
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); c.execute('create table raw.x(i int)');"
+            " print('open', flush=True); time.sleep(60)",
+            str(crashes_home / "warehouse.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "open"
+        with pytest.raises(duckdb.Error):  # the trap the fallback exists for
+            duckdb.connect(str(crashes_home / "warehouse.duckdb"), read_only=True)
+        started = time.monotonic()
+        text = status_report()
+        assert time.monotonic() - started < 10
+    finally:
+        writer.kill()
+        writer.wait()
+    assert "warehouse busy" in text
+    assert "last ingest crash_date  2024-02-01T08:00:00" in text
+    assert "gold crash_date         2024-03-02 23:00:00" in text
+    assert "raw: not read while the warehouse is busy" in text
+
+
+def test_cli_status_answers(crashes_home: Path) -> None:
+    out = subprocess.run(
+        [str(PROJECT / ".venv/bin/crashes"), "status"], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert f"CRASHES_HOME {crashes_home}" in out.stdout and "Last runs: none yet" in out.stdout
