@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from crashes import warehouse
 from crashes.config import Settings, get_settings
 from crashes.errors import CrashesError
 from ingestion.bronze import bronze_pipeline, open_bronze
@@ -70,7 +71,7 @@ def _configure_dlt() -> None:
 def raw_row_counts(settings: Settings) -> dict[str, int]:
     if not settings.warehouse_path.exists():
         return {}
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         present = {
             r[0]
             for r in con.execute(
@@ -89,14 +90,18 @@ def _step_error(exc: PipelineStepFailed) -> CrashesError:
     cause: BaseException = exc
     while cause.__cause__ is not None or cause.__context__ is not None:
         cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
-    return CrashesError(f"ingest failed at dlt step '{exc.step}': {cause}")
+    if isinstance(cause, duckdb.IOException) and "lock" in str(cause).lower():
+        return warehouse.lock_error(cause)
+    message = " ".join(str(cause).split())[:500]
+    return CrashesError(f"ingest failed at dlt step '{exc.step}': {type(cause).__name__}: {message}")
 
 
 def sync_raw(settings: Settings) -> tuple[list[str], SyncCounts]:
     """Merge every completed bronze load that raw does not hold yet."""
     counts = SyncCounts()
     with open_bronze(settings) as bronze:
-        pending = [lid for lid in bronze.completed_loads() if lid not in synced_loads(settings)]
+        done = synced_loads(settings)
+        pending = [lid for lid in bronze.completed_loads() if lid not in done]
         if pending:
             pipeline = raw_pipeline(settings)
             try:

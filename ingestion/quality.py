@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from crashes import warehouse
 from crashes.config import get_settings
 from ingestion.socrata.settings import DATASETS
 
@@ -179,8 +180,10 @@ def _derived_select(dataset: str, columns: set[str]) -> str:
 def _run_suite(frame: pd.DataFrame, checks: list[Check]) -> list[tuple[Check, dict[str, Any]]]:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx  # slow import (7–9 s): only when a gate actually runs
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch = (
         context.data_sources.add_pandas("raw")
         .add_dataframe_asset(name="load")
@@ -188,15 +191,22 @@ def _run_suite(frame: pd.DataFrame, checks: list[Check]) -> list[tuple[Check, di
         .get_batch(batch_parameters={"dataframe": frame})
     )
     tomorrow = pd.Timestamp(datetime.now() + timedelta(days=1))
-    out = []
-    for check in checks:
-        if check.column not in frame.columns:
-            continue
+    applicable = [c for c in checks if c.column in frame.columns]
+    suite = gx.ExpectationSuite(name="raw_load")
+    by_key: dict[tuple[str, str], Check] = {}
+    for check in applicable:
         kwargs = {k: (tomorrow if v == "__tomorrow__" else v) for k, v in check.kwargs.items()}
         expectation = getattr(gx.expectations, check.expectation)(column=check.column, **kwargs)
-        result = batch.validate(expectation)
-        out.append((check, {"success": bool(result.success), **(result.result or {})}))
-    return out
+        by_key[(expectation.expectation_type, check.column)] = check
+        suite.add_expectation(expectation)
+    validation = batch.validate(suite)
+    return [
+        (
+            by_key[(res.expectation_config.type, res.expectation_config.kwargs["column"])],
+            {"success": bool(res.success), **(res.result or {})},
+        )
+        for res in validation.results
+    ]
 
 
 def _unchecked_loads(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -221,10 +231,8 @@ def check_new_loads() -> QualityReport:
     report = QualityReport()
     if not settings.warehouse_path.exists():
         return report
-    with duckdb.connect(str(settings.warehouse_path)) as con:
-        if not con.execute(
-            "select count(*) from information_schema.tables where table_schema='raw' and table_name='_dlt_loads'"
-        ).fetchone()[0]:
+    with warehouse.connect() as con:
+        if not warehouse.table_exists(con, "raw", "_dlt_loads"):
             return report
         loads = _unchecked_loads(con)
         present = {

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import dlt
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.sources import DltResource
 
+from crashes import warehouse
 from crashes.config import Settings
 from ingestion.bronze import Bronze
 from ingestion.socrata.records import rejected_rows, split_by_key
@@ -54,12 +54,8 @@ def synced_loads(settings: Settings) -> set[str]:
     """Bronze load ids already in raw (read straight from the warehouse; empty before the first)."""
     if not settings.warehouse_path.exists():
         return set()
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [DATASET_NAME, SYNC_TABLE],
-        ).fetchone()
-        if not exists or not exists[0]:
+    with warehouse.connect(read_only=True) as con:
+        if not warehouse.table_exists(con, DATASET_NAME, SYNC_TABLE):
             return set()
         rows = con.execute(f"select bronze_load_id from {DATASET_NAME}.{SYNC_TABLE}").fetchall()  # noqa: S608
     return {r[0] for r in rows}
@@ -73,6 +69,19 @@ def _strip_bronze_columns(table: pa.Table) -> pa.Table:
     if bronze_load is not None:
         out = out.append_column("_bronze_load_id", pc.cast(bronze_load, pa.string()))
     return out
+
+
+# Keyless rows can't be merged: they go, appended, to their own table (a variant of the resource).
+_REJECT_HINTS = dlt.mark.make_hints(
+    table_name=REJECTED_TABLE,
+    write_disposition="append",
+    columns={
+        "dataset": {"data_type": "text"},
+        "reason": {"data_type": "text"},
+        "record": {"data_type": "text"},
+        "_bronze_load_id": {"data_type": "text"},
+    },
+)
 
 
 def _dataset_resource(spec: DatasetSpec, bronze: Bronze, load_ids: Sequence[str], counts: SyncCounts) -> DltResource:
@@ -89,10 +98,7 @@ def _dataset_resource(spec: DatasetSpec, bronze: Bronze, load_ids: Sequence[str]
                         rejects = rejects.append_column(
                             "_bronze_load_id", pa.array([load_id] * rejects.num_rows, pa.string())
                         )
-                        yield dlt.mark.with_hints(
-                            rejects,
-                            dlt.mark.make_hints(table_name=REJECTED_TABLE, write_disposition="append"),
-                        )
+                        yield dlt.mark.with_hints(rejects, _REJECT_HINTS, create_table_variant=True)
                     if keyed.num_rows:
                         yield keyed
 

@@ -148,15 +148,24 @@ def _read_json_array(path: Path, spec: DatasetSpec) -> Iterator[pa.Table]:
         yield rows_to_table(data[start : start + CHUNK_ROWS], spec)
 
 
+def check_header(path: Path, spec: DatasetSpec, names: list[str]) -> None:
+    """Refuse a file whose header is not this dataset's: it needs the key, and most of its columns
+    must be fields the dataset knows (a vehicles export has crash_record_id too)."""
+    known = set(spec.columns) | set(SYSTEM_FIELDS) | {"rd_no", ":@computed_region_rpca_8um6"}
+    mapped = [spec.field_for_header(n) for n in names]
+    share = sum(m in known for m in mapped) / max(len(mapped), 1)
+    if spec.key not in mapped or share < 0.5:
+        raise CrashesError(
+            f"{path.name}: header does not look like a {spec.name} export (no {spec.key} column or "
+            f"mostly unknown columns; first columns: {', '.join(names[:4])}); "
+            "pass --dataset crashes|vehicles|people if the file name misleads"
+        )
+
+
 def _read_csv(path: Path, spec: DatasetSpec) -> Iterator[pa.Table]:
     with io.TextIOWrapper(_open_binary(path), encoding="utf-8-sig", errors="replace", newline="") as fh:
         names = next(csv.reader(fh), [])
-    mapped = {spec.field_for_header(n) for n in names}
-    if spec.key not in mapped:
-        raise CrashesError(
-            f"{path.name}: header has no {spec.key} column, so it is not a {spec.name} export "
-            f"(first columns: {', '.join(names[:5])}); pass --dataset if the file name misleads"
-        )
+    check_header(path, spec, names)
     reader = pacsv.open_csv(
         _open(path),
         read_options=pacsv.ReadOptions(block_size=16 << 20),

@@ -1,0 +1,154 @@
+"""Bad input gets a clear message or is counted and kept; it never loses or duplicates rows."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from crashes.errors import CrashesError
+from ingestion.pipeline import ingest
+from ingestion.quality import check_new_loads
+from tests.ingestion.helpers import bronze_files, raw_count, raw_query
+
+GOOD = {
+    "crash_record_id": "a1",
+    "crash_date": "2024-05-01T10:00:00.000",
+    "latitude": "41.88",
+    "longitude": "-87.63",
+    "hit_and_run_i": "Y",
+}
+
+
+def _ndjson(path: Path, records: list[dict]) -> Path:
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    return path
+
+
+def test_garbled_value_is_kept_and_counted_by_the_gate(crashes_home: Path, tmp_path: Path) -> None:
+    records = [GOOD, {**GOOD, "crash_record_id": "a2", "latitude": "abc"}]
+    ingest(source="replay", path=_ndjson(tmp_path / "crashes.jsonl", records))
+
+    assert raw_query(crashes_home, "select latitude from raw.crashes where crash_record_id = 'a2'") == [("abc",)]
+    report = check_new_loads()
+    garbled = [r for r in report.failed if r.column == "latitude_parsed"]
+    assert len(garbled) == 1 and garbled[0].unexpected_count == 1
+    assert report.ok, "a garbled coordinate is reported, it does not stop the run"
+    stored = raw_query(
+        crashes_home,
+        "select unexpected_count from raw.quality_results where column_name = 'latitude_parsed'",
+    )
+    assert stored == [(1,)]
+
+
+def test_record_without_key_is_rejected_not_lost(crashes_home: Path, tmp_path: Path) -> None:
+    records = [GOOD, {k: v for k, v in GOOD.items() if k != "crash_record_id"}, {**GOOD, "crash_record_id": " "}]
+    result = ingest(source="replay", path=_ndjson(tmp_path / "crashes.jsonl", records))
+
+    assert result.rejected == {"crashes": 2}
+    assert raw_count(crashes_home, "crashes") == 1
+    rejected = raw_query(crashes_home, "select dataset, reason, record from raw.rejected_rows")
+    assert len(rejected) == 2
+    assert all(r[0] == "crashes" and "crash_record_id" in r[1] for r in rejected)
+    assert json.loads(rejected[0][2])["crash_date"] == GOOD["crash_date"]
+    # ...and bronze holds all three rows as delivered.
+    assert sum(pq.read_table(f).num_rows for f in bronze_files(crashes_home, "crashes")) == 3
+
+
+def test_unknown_extra_and_missing_columns(crashes_home: Path, tmp_path: Path) -> None:
+    records = [{"crash_record_id": "a1", "crash_date": "2024-05-01T10:00:00.000", "brand_new_field": "x"}]
+    ingest(source="replay", path=_ndjson(tmp_path / "crashes.jsonl", records))
+
+    row = raw_query(crashes_home, "select brand_new_field, latitude, weather_condition from raw.crashes")
+    assert row == [("x", None, None)]  # the new column is kept; missing known ones are null
+
+
+def test_numbers_where_strings_are_expected_become_strings(crashes_home: Path, tmp_path: Path) -> None:
+    records = [GOOD, {**GOOD, "crash_record_id": "a2", "latitude": 41.9, "num_units": 2}]
+    ingest(source="replay", path=_ndjson(tmp_path / "crashes.jsonl", records))
+
+    assert raw_query(crashes_home, "select latitude, num_units from raw.crashes where crash_record_id='a2'") == [
+        ("41.9", "2")
+    ]
+
+
+def test_unparseable_line_is_kept_as_a_rejected_row(crashes_home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "crashes.jsonl"
+    path.write_text(json.dumps(GOOD) + '\n{"crash_record_id": "a2", "crash_da\n')
+    result = ingest(source="replay", path=path)
+
+    assert raw_count(crashes_home, "crashes") == 1
+    assert result.rejected == {"crashes": 1}
+    (record,) = raw_query(crashes_home, "select record from raw.rejected_rows")[0]
+    assert '"crash_da' in json.loads(record)["_unparsed_line"]
+
+
+def test_empty_file_and_wrong_header_get_clear_errors(crashes_home: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "crashes.csv"
+    empty.write_text("")
+    with pytest.raises(CrashesError, match="empty file"):
+        ingest(source="replay", path=empty)
+
+    wrong = tmp_path / "crashes_wrong.csv"
+    wrong.write_text("id,when,where\n1,2024-01-01,here\n")
+    with pytest.raises(CrashesError, match="does not look like a crashes export"):
+        ingest(source="replay", path=wrong)
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not data")
+    (folder / "vehicles.csv").write_text("")
+    _ndjson(folder / "crashes.jsonl", [GOOD])
+    result = ingest(source="replay", path=folder)
+    assert result.rows == {"crashes": 1}
+    assert any("empty file" in s for s in result.skipped_files)
+    assert any("notes.txt" in s for s in result.skipped_files)
+
+
+def test_missing_path_and_bad_dataset(crashes_home: Path, tmp_path: Path) -> None:
+    with pytest.raises(CrashesError, match="does not exist"):
+        ingest(source="replay", path=tmp_path / "nope")
+    with pytest.raises(CrashesError, match="--dataset must be one of"):
+        ingest(source="replay", path=tmp_path, dataset="trucks")
+
+
+def test_run_that_fails_between_bronze_and_raw_is_finished_by_the_next(crashes_home: Path, tmp_path: Path) -> None:
+    """A writer holding the warehouse makes the raw step fail; bronze keeps the delivery, and the
+    next ingest merges it together with its own: nothing lost, nothing doubled."""
+    first = _ndjson(tmp_path / "crashes_1.jsonl", [GOOD, {**GOOD, "crash_record_id": "a2"}])
+    second = _ndjson(tmp_path / "crashes_2.jsonl", [{**GOOD, "crash_record_id": "a3"}])
+    ingest(source="replay", path=_ndjson(tmp_path / "crashes_0.jsonl", [{**GOOD, "crash_record_id": "a0"}]))
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); time.sleep(60)",
+            str(crashes_home / "warehouse.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        with pytest.raises(CrashesError, match="lock"):
+            ingest(source="replay", path=first)
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.2)
+
+    assert len(bronze_files(crashes_home, "crashes")) == 2  # the failed run's delivery is in bronze
+    result = ingest(source="replay", path=second)
+    assert len(result.loads) == 2  # the pending load and the new one
+    assert sorted(r[0] for r in raw_query(crashes_home, "select crash_record_id from raw.crashes")) == [
+        "a0",
+        "a1",
+        "a2",
+        "a3",
+    ]

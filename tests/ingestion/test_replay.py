@@ -1,0 +1,108 @@
+"""Replay of portal export files through the same bronze → raw path as the API source."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from crashes.errors import CrashesError
+from ingestion.pipeline import ingest
+from tests.ingestion.helpers import bronze_files, raw_count, raw_query
+
+
+def test_linked_sample_replays_into_bronze_and_raw(crashes_home: Path, shared_data: Path) -> None:
+    result = ingest(source="replay", path=shared_data / "linked_2021-12_faithhunja")
+
+    assert result.rows == {"crashes": 1000, "vehicles": 1000, "people": 1000}
+    assert {t: raw_count(crashes_home, t) for t in ("crashes", "vehicles", "people")} == {
+        "crashes": 1000,
+        "vehicles": 1000,
+        "people": 1000,
+    }
+    # Bronze holds the delivery as strings, one folder per dataset.
+    table = pq.read_table(bronze_files(crashes_home, "crashes")[0])
+    assert table.num_rows == 1000
+    assert all(str(f.type) == "string" for f in table.schema if not f.name.startswith("_dlt"))
+    # The CSV's older `rd_no` column is not in today's spec: it is kept, not dropped.
+    assert "rd_no" in table.column_names
+    # people link to vehicles on vehicle_id, exactly as the portal delivered them
+    linked = raw_query(
+        crashes_home,
+        "select count(*) from raw.people p join raw.vehicles v on p.vehicle_id = v.vehicle_id",
+    )[0][0]
+    assert linked > 0
+
+
+def test_replaying_twice_never_duplicates(crashes_home: Path, shared_data: Path) -> None:
+    folder = shared_data / "linked_2021-12_faithhunja"
+    ingest(source="replay", path=folder)
+    again = ingest(source="replay", path=folder)
+
+    assert again.rows["crashes"] == 1000  # delivered again, into bronze
+    assert raw_count(crashes_home, "crashes") == 1000  # merged on the key in raw
+    assert len(bronze_files(crashes_home, "crashes")) == 2  # bronze keeps both deliveries
+    loads = raw_query(crashes_home, "select count(*) from raw.bronze_loads")[0][0]
+    assert loads == 2
+
+
+def test_real_year_with_repeated_records_dedupes(crashes_home: Path, shared_data: Path) -> None:
+    year_file = shared_data / "crashes_real" / "crashes_2015.jsonl.gz"
+    with duckdb.connect() as con:
+        delivered, distinct = con.execute(
+            "select count(*), count(distinct crash_record_id) from read_ndjson_auto(?)", [str(year_file)]
+        ).fetchone()
+
+    result = ingest(source="replay", path=year_file)
+
+    assert result.rows["crashes"] == delivered
+    assert raw_count(crashes_home, "crashes") == distinct
+    # Values arrive untouched: timestamps keep the API's format, location is GeoJSON text.
+    crash_date, location = raw_query(
+        crashes_home, "select crash_date, location from raw.crashes where location is not null limit 1"
+    )[0]
+    assert len(crash_date) == 23 and crash_date[10] == "T"
+    assert json.loads(location)["type"] == "Point"
+
+
+def test_upper_case_display_names_map_to_field_names(crashes_home: Path, shared_data: Path, tmp_path: Path) -> None:
+    src = shared_data / "linked_2021-12_faithhunja" / "traffic_crashes.csv"
+    lines = src.read_text().splitlines()
+    header = [h.strip('"').upper() for h in lines[0].split(",")]
+    header[header.index("PRIVATE_PROPERTY_I")] = "NOT_RIGHT_OF_WAY_I"  # the portal's display name
+    export = tmp_path / "Traffic_Crashes_-_Crashes.csv.gz"
+    with gzip.open(export, "wt") as fh:
+        fh.write(",".join(header) + "\n" + "\n".join(lines[1:101]) + "\n")
+
+    ingest(source="replay", path=export)
+
+    cols = {
+        r[0]
+        for r in raw_query(
+            crashes_home,
+            "select column_name from information_schema.columns where table_schema='raw' and table_name='crashes'",
+        )
+    }
+    assert {"crash_record_id", "private_property_i", "hit_and_run_i"} <= cols
+    assert "not_right_of_way_i" not in cols
+    assert raw_count(crashes_home, "crashes") == 100
+
+
+def test_dataset_inferred_from_file_names(crashes_home: Path, shared_data: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    shutil.copy(shared_data / "linked_2021-12_faithhunja" / "traffic_crash_people.csv", folder / "Person_export.csv")
+    shutil.copy(shared_data / "linked_2021-12_faithhunja" / "traffic_crash_vehicle.csv", folder / "units.csv")
+
+    # `units.csv` says nothing about vehicles, so it is taken as crashes and refused for its header.
+    with pytest.raises(CrashesError, match="does not look like a crashes export"):
+        ingest(source="replay", path=folder / "units.csv")
+    result = ingest(source="replay", path=folder / "units.csv", dataset="vehicles")
+    assert result.rows == {"vehicles": 1000}
+    result = ingest(source="replay", path=folder / "Person_export.csv")
+    assert result.rows == {"people": 1000}
