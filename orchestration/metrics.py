@@ -1,5 +1,8 @@
 """Prometheus metrics computed from ops.sqlite at scrape time.
 
+The pipeline job (incremental, backfill, train) is the label `job_kind`: Prometheus owns `job`
+(the scrape job) and would rename ours to `exported_job`.
+
 Collectors read the run history on each scrape instead of counting in process memory, so runs
 started from the CLI, the scheduler or the dashboard all count, and a restart loses nothing.
 The warehouse is never opened here (a reader could block the writer): freshness comes from what
@@ -79,7 +82,7 @@ class RunHistoryCollector(Collector):
 
     def _runs(self, con: sqlite3.Connection) -> Iterable[Metric]:
         total = CounterMetricFamily(
-            "crashes_runs", "Pipeline runs by job, trigger and status", labels=["job", "trigger", "status"]
+            "crashes_runs", "Pipeline runs by job, trigger and status", labels=["job_kind", "trigger", "status"]
         )
         for job, trigger, status, n in con.execute("SELECT job, trigger, status, count(*) FROM runs GROUP BY 1, 2, 3"):
             total.add_metric([job, trigger, status], n)
@@ -88,7 +91,7 @@ class RunHistoryCollector(Collector):
         last_ok = GaugeMetricFamily(
             "crashes_last_success_timestamp_seconds",
             "When the last successful run of a job ended",
-            labels=["job"],
+            labels=["job_kind"],
         )
         for job, ended in con.execute("SELECT job, max(ended) FROM runs WHERE status = 'succeeded' GROUP BY job"):
             if (ts := _epoch(ended)) is not None:
@@ -98,7 +101,7 @@ class RunHistoryCollector(Collector):
         last_failed = GaugeMetricFamily(
             "crashes_last_run_failed",
             "1 when the latest finished run of a job failed or was interrupted",
-            labels=["job"],
+            labels=["job_kind"],
         )
         for job, status in con.execute(
             """SELECT job, status FROM runs r WHERE id = (

@@ -1,0 +1,135 @@
+"""docker-compose.yml, the Prometheus config and the Grafana provisioning, validated by real tools."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.orchestration.monitoring import GRAFANA, PROJECT, alert_queries, dashboard_queries, metric_names
+
+COMPOSE = PROJECT / "docker-compose.yml"
+ENV_EXAMPLE = PROJECT / ".env.example"
+SERVICES = {"minio", "minio-init", "pipeline", "dashboard", "docs", "prometheus", "grafana"}
+
+
+def _compose_config(env_file: Path) -> subprocess.CompletedProcess[str]:
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        pytest.skip("docker-compose is not installed (Debian package docker-compose; .ci/run installs it)")
+    return subprocess.run(
+        [tool, "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT,
+    )
+
+
+def test_compose_file_is_valid_with_the_example_env(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(ENV_EXAMPLE.read_text())
+    out = _compose_config(env)
+    assert out.returncode == 0, out.stderr
+    config = yaml.safe_load(out.stdout)
+    services = config["services"]
+    assert set(services) == SERVICES
+    for name in ("pipeline", "dashboard", "docs"):
+        assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
+        assert [str(v) for v in services[name]["volumes"]] == ["crashes-data:/data:rw"]
+    for name in SERVICES - {"minio-init"}:
+        assert "healthcheck" in services[name], f"{name} has no healthcheck"
+        for port in services[name].get("ports", []):
+            host_ip = port["host_ip"] if isinstance(port, dict) else str(port).split(":")[0]
+            assert host_ip == "127.0.0.1", f"{name} publishes a port on all interfaces"
+    pipeline = services["pipeline"]
+    assert pipeline["environment"]["CRASHES_BRONZE_URL"] == "s3://crashes/bronze"
+    assert pipeline["environment"]["DESTINATION__FILESYSTEM__CREDENTIALS__ENDPOINT_URL"] == "http://minio:9000"
+    assert pipeline["command"][:1] == ["scheduler"] and "0.0.0.0" in pipeline["command"]
+    assert services["dashboard"]["command"][:3] == ["dashboard", "--host", "0.0.0.0"]
+    assert services["docs"]["command"][:2] == ["docs", "--serve"]
+    assert services["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert pipeline["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
+    assert set(config["volumes"]) >= {"crashes-data", "minio-data", "prometheus-data", "grafana-data"}
+    # Every file the compose file mounts is in the repo.
+    for service in services.values():
+        for volume in service.get("volumes", []):
+            source = volume["source"] if isinstance(volume, dict) else str(volume).split(":")[0]
+            if source.startswith("/"):
+                assert Path(source).exists(), f"mounted {source} is missing"
+
+
+def test_credentials_come_only_from_env(tmp_path: Path) -> None:
+    text = COMPOSE.read_text()
+    for key in ("MINIO_ROOT_PASSWORD", "PIPELINE_SECRET_KEY", "GRAFANA_ADMIN_PASSWORD", "AWS_SECRET_ACCESS_KEY"):
+        for line in (ln for ln in text.splitlines() if key in ln and ":" in ln):
+            value = line.split(":", 1)[1].strip()
+            assert value == "" or value.startswith("${") or "$$" in value, f"literal credential: {line.strip()}"
+    secrets = {
+        k: v for k, v in (ln.split("=", 1) for ln in ENV_EXAMPLE.read_text().splitlines() if "=" in ln)
+        if re.search("PASSWORD|SECRET", k)
+    }  # fmt: skip
+    assert secrets and all("change-me" in v for v in secrets.values()), "the example holds placeholders only"
+    # A missing credential stops compose with the variable's name, instead of starting with a blank.
+    env = tmp_path / ".env"
+    env.write_text("\n".join(ln for ln in ENV_EXAMPLE.read_text().splitlines() if "MINIO_ROOT_PASSWORD" not in ln))
+    out = _compose_config(env)
+    assert out.returncode != 0 and "set MINIO_ROOT_PASSWORD in .env" in out.stderr
+
+
+def test_prometheus_config_is_valid() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package prometheus; .ci/run installs it)")
+    out = subprocess.run(
+        [promtool, "check", "config", str(PROJECT / "deploy/prometheus/prometheus.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    jobs = {
+        j["job_name"]
+        for j in yaml.safe_load((PROJECT / "deploy/prometheus/prometheus.yml").read_text())["scrape_configs"]
+    }
+    assert jobs == {"crashes-pipeline", "minio"}
+
+
+def test_grafana_provisioning_is_consistent() -> None:
+    (source,) = yaml.safe_load((GRAFANA / "provisioning/datasources/prometheus.yml").read_text())["datasources"]
+    assert source["url"] == "http://prometheus:9090"
+    dashboard = json.loads((GRAFANA / "dashboards/pipeline.json").read_text())
+    assert dashboard["uid"] and dashboard["panels"]
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == source["uid"], panel["title"]
+    rules = [
+        r
+        for g in yaml.safe_load((GRAFANA / "provisioning/alerting/crashes-alerts.yml").read_text())["groups"]
+        for r in g["rules"]
+    ]
+    assert {r["title"] for r in rules} == {"Pipeline run failed", "Crash data is stale", "dbt tests failed"}
+    for rule in rules:
+        refs = {d["refId"] for d in rule["data"]}
+        assert rule["condition"] in refs
+        for d in rule["data"]:
+            assert d["datasourceUid"] in (source["uid"], "__expr__")
+            assert d["model"].get("expression", "A") in refs
+    assert len(dashboard_queries()) >= 10 and len(alert_queries()) == 3
+
+
+@pytest.mark.parametrize(
+    ("expr", "names"),
+    [
+        ("max by (job_kind) (crashes_last_run_failed)", {"crashes_last_run_failed"}),
+        ('time() - max(crashes_x{field="a:b", job=~"c.*"}) / 3600', {"crashes_x"}),
+        ("histogram_quantile(0.9, sum by (le, stage) (rate(crashes_h_bucket[1d])))", {"crashes_h_bucket"}),
+        ("a_total offset 5m > bool 1e3 and on (x) group_left (y) b", {"a_total", "b"}),
+    ],
+)
+def test_promql_names(expr: str, names: set[str]) -> None:
+    assert metric_names(expr) == names

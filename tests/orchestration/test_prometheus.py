@@ -1,0 +1,171 @@
+"""A real Prometheus scrapes `crashes metrics` with the project's scrape config; every metric the
+Grafana dashboard and alert rules query is exported, and the alerts see what happened."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from orchestration import runs
+from orchestration.dag import Stage, StageFailed, StageOutcome
+from orchestration.flow import run_stages
+from orchestration.metrics import start_server
+from tests.orchestration.monitoring import PROJECT, alert_queries, dashboard_queries, free_port, metric_names
+
+NEWEST = {"crash_date": "2024-03-31T23:10:00.000", "socrata_updated_at": "2024-04-01T06:00:00.000Z"}
+
+
+def _record_history(home: Path) -> None:
+    """Two runs through the real engine: one that succeeds end to end, one whose dbt tests fail."""
+    (home / "models" / "v20240401").mkdir(parents=True)
+    (home / "models" / "v20240401" / "metadata.json").write_text(
+        json.dumps({"version": "v20240401", "metrics": {"test": {"roc_auc": 0.71, "pr_auc": 0.44}}})
+    )
+    (home / "models" / "current").write_text("v20240401")
+
+    def ingest() -> StageOutcome:
+        raw = {"rows": {"crashes": 900, "vehicles": 1800, "people": 1900}, "newest": NEWEST}
+        return StageOutcome(rows_in={"crashes": 900, "people": 1901}, rows_out={"crashes": 900, "people": 1900},
+                            detail={"raw": raw})  # fmt: skip
+
+    def quality() -> StageOutcome:
+        return StageOutcome(expectations_failed=1)
+
+    def good_build() -> StageOutcome:
+        return StageOutcome(tests_passed=41, tests_failed=0, rows_out={"fct_crashes": 900})
+
+    def bad_build() -> StageOutcome:
+        raise StageFailed("dbt build failed: 2 tests failed", StageOutcome(tests_passed=39, tests_failed=2))
+
+    def score() -> StageOutcome:
+        return StageOutcome(rows_out={"scores": 900}, model_version="v20240401")
+
+    for build in (good_build, bad_build):
+        run_stages(
+            "incremental",
+            {},
+            lambda b=build: [  # type: ignore[misc]
+                Stage("ingest", ingest),
+                Stage("quality", quality, after=("ingest",)),
+                Stage("build", b, after=("quality",)),
+                Stage("score", score, after=("build",)),
+            ],
+            log_format="plain",
+        )
+    runs.record_event("page_view", {"page": "overview"})
+    runs.record_event("page_view", {"page": "overview"})
+    runs.record_event("prediction", {"probability": 0.3})
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return resp.read().decode()
+
+
+@pytest.fixture
+def prometheus(crashes_home: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip("prometheus is not installed (Debian package prometheus; .ci/run installs it)")
+    _record_history(crashes_home)
+    server, metrics_port = start_server(port=0, host="127.0.0.1")
+    config = yaml.safe_load((PROJECT / "deploy/prometheus/prometheus.yml").read_text())
+    config["global"]["scrape_interval"] = "1s"
+    for job in config["scrape_configs"]:
+        # The pipeline at our metrics server; MinIO at a port where nothing listens (up == 0).
+        port = metrics_port if job["job_name"] == "crashes-pipeline" else free_port()
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{port}"]}]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    web = f"127.0.0.1:{free_port()}"
+    proc = subprocess.Popen(
+        [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+         f"--web.listen-address={web}"],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "prometheus.log", "w"),  # noqa: SIM115 - closed with the process
+    )  # fmt: skip
+    try:
+        yield f"http://{web}", f"http://127.0.0.1:{metrics_port}/metrics"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        server.shutdown()
+
+
+def _query(base: str, expr: str) -> list[dict[str, Any]]:
+    body = json.loads(_get(f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": expr})))
+    assert body["status"] == "success", body
+    return body["data"]["result"]
+
+
+def _wait_for_series(base: str, expr: str, timeout: float = 60.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if result := _query(base, expr):
+                return result
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.5)
+    raise AssertionError(f"Prometheus never returned {expr}")
+
+
+def _value(result: list[dict[str, Any]], **labels: str) -> float:
+    (match,) = [r for r in result if all(r["metric"].get(k) == v for k, v in labels.items())]
+    return float(match["value"][1])
+
+
+def test_prometheus_scrapes_the_run_history(prometheus: tuple[str, str]) -> None:
+    base, metrics_url = prometheus
+    _wait_for_series(base, 'up{job="crashes-pipeline"} == 1')
+    assert _value(_query(base, "up"), job="minio") == 0  # the config's second job, nothing there
+
+    runs_total = _wait_for_series(base, "crashes_runs_total")
+    assert _value(runs_total, status="succeeded", job_kind="incremental", trigger="cli") == 1
+    assert _value(runs_total, status="failed", job_kind="incremental", trigger="cli") == 1
+    rows = _query(base, "crashes_rows_loaded_total")
+    assert _value(rows, layer="raw", dataset="people") == 2 * 1900
+    assert _value(rows, layer="bronze", dataset="people") == 2 * 1901
+    assert _value(rows, layer="gold", dataset="fct_crashes") == 900  # only the good build counts
+    assert _value(_query(base, "crashes_scores_written_total"), job="crashes-pipeline") == 900
+    assert _value(_query(base, "crashes_dbt_tests_failed")) == 2
+    assert _value(_query(base, "crashes_gx_expectation_failures_total")) == 2
+    assert _value(_query(base, "crashes_stage_duration_seconds_count"), stage="build") == 2
+    assert _value(_query(base, "crashes_model_test_metric"), metric="roc_auc") == pytest.approx(0.71)
+    assert _value(_query(base, "crashes_dashboard_page_views_total"), page="overview") == 2
+    assert _value(_query(base, "crashes_predictions_total")) == 1
+    # 2024-04-01T06:00Z is long ago: the stale-data alert's query is far above its 48 h threshold.
+    lag_hours = _value(_query(base, 'max(crashes_data_freshness_lag_seconds{field="socrata_updated_at"}) / 3600'))
+    assert lag_hours > 48
+    assert _value(_query(base, "time() - crashes_newest_record_timestamp_seconds"), field="socrata_updated_at") > 0
+
+    # The alert rules' queries, evaluated by Prometheus: the failed run and failed tests would fire.
+    failed_run, stale, dbt_failed = alert_queries()
+    assert _value(_query(base, failed_run), job_kind="incremental") == 1
+    assert _value(_query(base, stale)) > 48
+    assert _value(_query(base, dbt_failed)) == 2
+
+
+def test_every_queried_metric_is_exported(prometheus: tuple[str, str]) -> None:
+    base, metrics_url = prometheus
+    _wait_for_series(base, 'crashes_ops_up{job="crashes-pipeline"}')
+    time.sleep(2)  # a couple more scrapes, so every series is in
+    scraped = {s.name for f in text_string_to_metric_families(_get(metrics_url)) for s in f.samples}
+    in_prometheus = set(json.loads(_get(f"{base}/api/v1/label/__name__/values"))["data"])
+    queries = dashboard_queries() + alert_queries()
+    wanted = set().union(*(metric_names(q) for q in queries))
+    assert wanted, "no metric names parsed from the Grafana files"
+    assert wanted - scraped <= {"up"}, f"queried but not exported: {sorted(wanted - scraped - {'up'})}"
+    assert wanted <= in_prometheus, f"queried but not in Prometheus: {sorted(wanted - in_prometheus)}"
+    for expr in queries:  # every panel and rule is valid PromQL that returns data here
+        assert _query(base, expr), f"no data for {expr}"
