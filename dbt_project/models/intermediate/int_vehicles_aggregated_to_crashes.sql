@@ -1,0 +1,29 @@
+{#- Per crash: its units by type. Units include pedestrians and cyclists, not only vehicles. -#}
+with
+
+vehicles as (
+
+    select * from {{ ref('stg_chicago__vehicles') }}
+
+),
+
+aggregated as (
+
+    select
+        crash_record_id,
+        count(*) as unit_count,
+        count(*) filter (where unit_type = 'DRIVER') as driven_vehicle_count,
+        count(*) filter (where unit_type = 'PARKED') as parked_vehicle_count,
+        count(*) filter (where unit_type = 'DRIVERLESS') as driverless_vehicle_count,
+        count(*) filter (where unit_type = 'PEDESTRIAN') as pedestrian_unit_count,
+        count(*) filter (where unit_type in ('BICYCLE', 'NON-MOTOR VEHICLE')) as cyclist_unit_count,
+        count(*) filter (where is_commercial_vehicle) as commercial_vehicle_count,
+        max(load_id) as last_load_id
+
+    from vehicles
+    where crash_record_id is not null
+    group by crash_record_id
+
+)
+
+select * from aggregated

@@ -1,0 +1,55 @@
+{#- The hit-and-run model's only input: the label and what is known at the scene when a crash
+    is reported. Nothing that is recorded after the fact (injuries, damage, report or crash type,
+    causes, police-notified time, photos/statements) or that describes the people and units
+    involved may appear here: the contract in docs/contracts.md is the deny-list's guard. -#}
+with
+
+crashes as (
+
+    select * from {{ ref('fct_crashes') }}
+
+),
+
+features as (
+
+    select
+        crash_record_id,
+        crash_ts,
+        crash_year,
+        is_hit_and_run,
+        crash_hour,
+        crash_day_of_week,
+        crash_month,
+        is_weekend,
+        season,
+        hour_bin,
+        latitude,
+        longitude,
+        is_location_imputed,
+        lat_bin,
+        lng_bin,
+        beat_of_occurrence,
+        posted_speed_limit,
+        num_units,
+        lane_cnt,
+        traffic_control_device,
+        device_condition,
+        weather_condition,
+        lighting_condition,
+        first_crash_type,
+        trafficway_type,
+        alignment,
+        roadway_surface_cond,
+        road_defect,
+        street_direction,
+        street_name,
+        is_intersection_related,
+        is_private_property,
+        is_work_zone,
+        is_crash_date_estimated
+
+    from crashes
+
+)
+
+select * from features

@@ -1,0 +1,94 @@
+{#- One row per dataset: size, freshness (last load, newest crash, newest source update),
+    garbled rows and orphans (rows whose parent crash or unit is not in the warehouse). -#}
+with
+
+loads as (
+
+    select * from {{ ref('stg_ingestion__loads') }}
+
+),
+
+crashes as (
+
+    select
+        'crashes' as dataset,
+        count(*) as row_count,
+        count(*) filter (where len(garbled_columns) > 0) as garbled_row_count,
+        0 as orphan_row_count,
+        count(*) filter (where not has_valid_location) as invalid_location_count,
+        max(load_id) as latest_load_id,
+        max(crash_ts) as latest_crash_ts,
+        max(source_updated_at) as latest_source_updated_at
+
+    from {{ ref('fct_crashes') }}
+
+),
+
+vehicles as (
+
+    select
+        'vehicles' as dataset,
+        count(*) as row_count,
+        count(*) filter (where len(vehicles.garbled_columns) > 0) as garbled_row_count,
+        count(*) filter (where crashes.crash_record_id is null) as orphan_row_count,
+        0 as invalid_location_count,
+        max(vehicles.load_id) as latest_load_id,
+        max(vehicles.crash_ts) as latest_crash_ts,
+        max(vehicles.source_updated_at) as latest_source_updated_at
+
+    from {{ ref('fct_vehicles') }} as vehicles
+    left join {{ ref('fct_crashes') }} as crashes on vehicles.crash_record_id = crashes.crash_record_id
+
+),
+
+people as (
+
+    select
+        'people' as dataset,
+        count(*) as row_count,
+        count(*) filter (where len(people.garbled_columns) > 0) as garbled_row_count,
+        count(*) filter (
+            where crashes.crash_record_id is null
+            or (people.vehicle_id is not null and people.crash_unit_id is null)
+        ) as orphan_row_count,
+        0 as invalid_location_count,
+        max(people.load_id) as latest_load_id,
+        max(people.crash_ts) as latest_crash_ts,
+        max(people.source_updated_at) as latest_source_updated_at
+
+    from {{ ref('fct_people') }} as people
+    left join {{ ref('fct_crashes') }} as crashes on people.crash_record_id = crashes.crash_record_id
+
+),
+
+unioned as (
+
+    select * from crashes
+    union all
+    select * from vehicles
+    union all
+    select * from people
+
+),
+
+final as (
+
+    select
+        cast(unioned.dataset as varchar) as dataset,
+        cast(unioned.row_count as integer) as row_count,
+        cast(unioned.garbled_row_count as integer) as garbled_row_count,
+        cast(unioned.orphan_row_count as integer) as orphan_row_count,
+        cast(unioned.invalid_location_count as integer) as invalid_location_count,
+        cast(unioned.latest_load_id as varchar) as latest_load_id,
+        cast(loads.loaded_at as timestamptz) as last_loaded_at,
+        cast(date_diff('minute', loads.loaded_at, current_timestamp) / 60 as double) as hours_since_last_load,
+        cast(unioned.latest_crash_ts as timestamp) as latest_crash_ts,
+        cast(unioned.latest_source_updated_at as timestamp) as latest_source_updated_at,
+        cast(current_timestamp as timestamptz) as checked_at
+
+    from unioned
+    left join loads on unioned.latest_load_id = loads.load_id
+
+)
+
+select * from final
