@@ -113,10 +113,13 @@ def bronze_facts() -> LayerFacts:
     if not fs.exists(root):
         return facts
     for path in fs.glob(f"{root.rstrip('/')}/**/*.parquet"):
-        dataset = path[len(root.rstrip("/")) + 1 :].split("/", 1)[0]
+        # dlt's layout: <dataset>/<table>/<load_id>.<file_id>.parquet; its own tables start with _dlt.
+        table = path.rstrip("/").split("/")[-2]
+        if table.startswith("_dlt"):
+            continue
         with fs.open(path, "rb") as fh:
-            facts.rows[dataset] = facts.rows.get(dataset, 0) + pq.ParquetFile(fh).metadata.num_rows
-        facts.files[dataset] = facts.files.get(dataset, 0) + 1
+            facts.rows[table] = facts.rows.get(table, 0) + pq.ParquetFile(fh).metadata.num_rows
+        facts.files[table] = facts.files.get(table, 0) + 1
     return facts
 
 

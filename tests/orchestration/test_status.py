@@ -92,3 +92,15 @@ def test_cli_status_answers(crashes_home: Path) -> None:
         [str(PROJECT / ".venv/bin/crashes"), "status"], capture_output=True, text=True, timeout=60, check=True
     )
     assert f"CRASHES_HOME {crashes_home}" in out.stdout and "Last runs: none yet" in out.stdout
+
+
+def test_status_counts_bronze_and_raw_after_a_real_ingest(crashes_home: Path, shared_data: Path) -> None:
+    from ingestion.pipeline import ingest
+
+    result = ingest(source="replay", path=shared_data / "linked_2021-12_faithhunja")
+    text = status_report()
+    for dataset in ("crashes", "vehicles", "people"):
+        delivered = result.rows[dataset]
+        assert f"{dataset} {delivered:,} rows / 1 files" in text, text
+        assert f"{dataset} {result.raw_rows[dataset]:,}" in text
+    assert "raw crash_date          2021-12" in text  # the sample is December 2021
