@@ -43,27 +43,49 @@ CRASH_CONDITIONALS: dict[str, str] = {
 }
 # Crash columns drawn from their marginal distribution.
 CRASH_MARGINALS = (
-    "crash_date_est_i", "first_crash_type", "trafficway_type", "lane_cnt", "alignment", "road_defect",
-    "private_property_i", "prim_contributory_cause", "photos_taken_i", "statements_taken_i",
+    "crash_date_est_i",
+    "first_crash_type",
+    "trafficway_type",
+    "lane_cnt",
+    "alignment",
+    "road_defect",
+    "private_property_i",
+    "prim_contributory_cause",
+    "photos_taken_i",
+    "statements_taken_i",
     "work_zone_i",
 )
 INJURY_PARTS = (
-    "injuries_fatal", "injuries_incapacitating", "injuries_non_incapacitating",
+    "injuries_fatal",
+    "injuries_incapacitating",
+    "injuries_non_incapacitating",
     "injuries_reported_not_evident",
 )
 INJURY_PROFILES = 120
 # Features of the hit-and-run model: conditions known at the scene, as the brief and real data suggest.
 HIT_AND_RUN_FEATURES = (
-    "first_crash_type", "num_units", "lighting_condition", "crash_hour", "trafficway_type",
-    "beat_of_occurrence", "crash_day_of_week",
+    "first_crash_type",
+    "num_units",
+    "lighting_condition",
+    "crash_hour",
+    "trafficway_type",
+    "beat_of_occurrence",
+    "crash_day_of_week",
 )
 HIT_AND_RUN_YEARS = (2022, 2024)  # the current regime: 31-33 % hit-and-run
 TOP_STREETS_PER_BEAT = 12
 MAX_VOCAB = 80  # per column; the long tail is dropped and the rest renormalised
-UNIT_ID_COLUMNS = {"crash_unit_id", "crash_record_id", "crash_date", "unit_no", "unit_type", "vehicle_id",
-                   "num_passengers", "occupant_cnt"}
-PERSON_ID_COLUMNS = {"person_id", "person_type", "crash_record_id", "vehicle_id", "crash_date",
-                     "injury_classification"}
+UNIT_ID_COLUMNS = {
+    "crash_unit_id",
+    "crash_record_id",
+    "crash_date",
+    "unit_no",
+    "unit_type",
+    "vehicle_id",
+    "num_passengers",
+    "occupant_cnt",
+}
+PERSON_ID_COLUMNS = {"person_id", "person_type", "crash_record_id", "vehicle_id", "crash_date", "injury_classification"}
 
 
 def _round(p: np.ndarray | list[float]) -> list[float]:
@@ -80,7 +102,7 @@ def marginal(con: duckdb.DuckDBPyConnection, table: str, col: str, where: str = 
     """Value vocabulary (null included) with frequencies, most frequent first."""
     rows = con.execute(
         f'SELECT "{col}", count(*) AS n FROM {table} WHERE {where} '  # noqa: S608 - names from code
-        f'GROUP BY ALL ORDER BY n DESC, 1 NULLS LAST LIMIT {MAX_VOCAB}'
+        f"GROUP BY ALL ORDER BY n DESC, 1 NULLS LAST LIMIT {MAX_VOCAB}"
     ).fetchall()
     counts = np.array([r[1] for r in rows], dtype=float)
     return {"values": [r[0] for r in rows], "p": _round(_norm(counts))}
@@ -208,9 +230,12 @@ def place_stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return {
         "beats": [
             {
-                "beat": b[0], "p": float(f"{b[1] / total:.5g}"),
-                "lat": round(b[2], 6), "lng": round(b[3], 6),
-                "lat_sd": round(min(b[4] or 0.005, 0.02), 6), "lng_sd": round(min(b[5] or 0.005, 0.02), 6),
+                "beat": b[0],
+                "p": float(f"{b[1] / total:.5g}"),
+                "lat": round(b[2], 6),
+                "lng": round(b[3], 6),
+                "lat_sd": round(min(b[4] or 0.005, 0.02), 6),
+                "lng_sd": round(min(b[5] or 0.005, 0.02), 6),
                 "street_no_q": [int(x) if x is not None else None for x in b[6]],
                 "streets": [[s[0], s[1], float(f"{s[2]:.4g}")] for s in by_beat.get(b[0], [])],
             }
@@ -225,12 +250,17 @@ def place_stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 def injury_stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The most common injury-count profiles, conditional on first_crash_type, plus no-indication counts."""
     parts = ", ".join(f"COALESCE(TRY_CAST({p} AS INTEGER), 0)" for p in INJURY_PARTS)
-    con.execute(f"CREATE TEMP TABLE inj AS SELECT first_crash_type, [{parts}] prof, "  # noqa: S608
-                "TRY_CAST(injuries_no_indication AS INTEGER) no_ind, TRY_CAST(injuries_unknown AS INTEGER) unk, "
-                "injuries_total IS NULL missing FROM c")
-    profiles = [r[0] for r in con.execute(
-        f"SELECT prof, count(*) n FROM inj GROUP BY prof ORDER BY n DESC LIMIT {INJURY_PROFILES}"  # noqa: S608
-    ).fetchall()]
+    con.execute(
+        f"CREATE TEMP TABLE inj AS SELECT first_crash_type, [{parts}] prof, "  # noqa: S608
+        "TRY_CAST(injuries_no_indication AS INTEGER) no_ind, TRY_CAST(injuries_unknown AS INTEGER) unk, "
+        "injuries_total IS NULL missing FROM c"
+    )
+    profiles = [
+        r[0]
+        for r in con.execute(
+            f"SELECT prof, count(*) n FROM inj GROUP BY prof ORDER BY n DESC LIMIT {INJURY_PROFILES}"  # noqa: S608
+        ).fetchall()
+    ]
     index = {tuple(p): i for i, p in enumerate(profiles)}
     table: dict[Any, np.ndarray] = {}
     for fct, prof, n in con.execute("SELECT first_crash_type, prof, count(*) FROM inj GROUP BY ALL").fetchall():
@@ -292,7 +322,7 @@ def hit_and_run_model(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     coef = model.coef_[0]
     out, start = {}, 0
     for f, vals in zip(HIT_AND_RUN_FEATURES, vocab, strict=True):
-        out[f] = {"values": vals, "coef": [round(float(c), 4) for c in coef[start:start + len(vals)]]}
+        out[f] = {"values": vals, "coef": [round(float(c), 4) for c in coef[start : start + len(vals)]]}
         start += len(vals)
     share_by_type = con.execute(
         f"SELECT first_crash_type, avg(COALESCE(hit_and_run_i = 'Y', false)::INT), count(*) FROM c "  # noqa: S608
@@ -323,7 +353,10 @@ def _types(data: Path) -> dict[str, dict[str, str]]:
         out[name] = {c["fieldName"]: c["dataTypeName"] for c in cols}
     # No People metadata was published with the samples: the portal's types for its few non-text fields.
     out["people"] = {c: "text" for c in PEOPLE.columns} | {
-        "vehicle_id": "number", "crash_date": "calendar_date", "age": "number", "bac_result_value": "number",
+        "vehicle_id": "number",
+        "crash_date": "calendar_date",
+        "age": "number",
+        "bac_result_value": "number",
     }
     return out
 
@@ -335,8 +368,11 @@ def units_stats(con: duckdb.DuckDBPyConnection, data: Path) -> dict[str, Any]:
     its driver), which is how the portal records a driver who left the scene.
     """
     linked = data / "linked_2021-12_faithhunja"
-    for t, f in (("lc", "traffic_crashes.csv"), ("lv", "traffic_crash_vehicle.csv"),
-                 ("lp", "traffic_crash_people.csv")):
+    for t, f in (
+        ("lc", "traffic_crashes.csv"),
+        ("lv", "traffic_crash_vehicle.csv"),
+        ("lp", "traffic_crash_people.csv"),
+    ):
         con.execute(f"CREATE TABLE {t} AS SELECT * FROM read_csv(?, all_varchar=true)", [str(linked / f)])  # noqa: S608
     con.execute(
         """
@@ -361,8 +397,14 @@ def units_stats(con: duckdb.DuckDBPyConnection, data: Path) -> dict[str, Any]:
     people = {c: conditional(con, "p", c, "role") for c in pcols if c != "zipcode"}
     people["zipcode"] = conditional(con, "p", "zipcode", "city")
     # Later units of a crash: their type depends on how the crash happened (parked car, pedestrian).
-    later = conditional(con, "v", "unit_type", "first_crash_type", prior=3.0,
-                        where="TRY_CAST(unit_no AS INTEGER) > 1 AND first_crash_type IS NOT NULL")
+    later = conditional(
+        con,
+        "v",
+        "unit_type",
+        "first_crash_type",
+        prior=3.0,
+        where="TRY_CAST(unit_no AS INTEGER) > 1 AND first_crash_type IS NOT NULL",
+    )
     first = marginal(con, "v", "unit_type", "TRY_CAST(unit_no AS INTEGER) = 1 AND unit_type IS NOT NULL")
     hr_units = con.execute(
         "SELECT count(DISTINCT crash_record_id) FILTER (WHERE role = 'FLEEING') / count(DISTINCT crash_record_id) "
@@ -385,8 +427,9 @@ def units_stats(con: duckdb.DuckDBPyConnection, data: Path) -> dict[str, Any]:
         "unit_type_first": first,
         "unit_type_later": later,
         "p_fleeing_unit_in_hit_and_run": round(hr_units[0], 4),
-        "roles": {r[0]: {"p_vehicle_id": round(r[1], 4), "p_person": round(r[2], 4), "person_type": r[3]}
-                  for r in role_rows},
+        "roles": {
+            r[0]: {"p_vehicle_id": round(r[1], 4), "p_person": round(r[2], 4), "person_type": r[3]} for r in role_rows
+        },
     }
 
 
@@ -400,7 +443,7 @@ def derive(data: Path) -> dict[str, Any]:
         crashes[col] = conditional(con, "c", col, given)
     stats = {
         "about": "Aggregates derived from the City of Chicago traffic-crash samples by "
-                 "ingestion/devserver/derive_stats.py; no records.",
+        "ingestion/devserver/derive_stats.py; no records.",
         "source_rows": {"crashes": n_rows[0] if n_rows else 0, "linked_sample": 1000},
         "types": _types(data),
         "crashes": crashes,

@@ -23,16 +23,37 @@ from ingestion.socrata.settings import CRASHES, PEOPLE, VEHICLES
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.000"
 INJURY_CLASSES = (
-    "FATAL", "INCAPACITATING INJURY", "NONINCAPACITATING INJURY", "REPORTED, NOT EVIDENT",
+    "FATAL",
+    "INCAPACITATING INJURY",
+    "NONINCAPACITATING INJURY",
+    "REPORTED, NOT EVIDENT",
 )
 NO_INJURY = "NO INDICATION OF INJURY"
 # Draw order of the crash categoricals: every parent comes before its children.
 CRASH_DRAW_ORDER = (
-    "crash_date_est_i", "first_crash_type", "trafficway_type", "lane_cnt", "alignment", "road_defect",
-    "private_property_i", "prim_contributory_cause", "photos_taken_i", "statements_taken_i", "work_zone_i",
-    "weather_condition", "roadway_surface_cond", "lighting_condition", "num_units",
-    "traffic_control_device", "device_condition", "intersection_related_i", "posted_speed_limit",
-    "sec_contributory_cause", "work_zone_type", "workers_present_i", "dooring_i",
+    "crash_date_est_i",
+    "first_crash_type",
+    "trafficway_type",
+    "lane_cnt",
+    "alignment",
+    "road_defect",
+    "private_property_i",
+    "prim_contributory_cause",
+    "photos_taken_i",
+    "statements_taken_i",
+    "work_zone_i",
+    "weather_condition",
+    "roadway_surface_cond",
+    "lighting_condition",
+    "num_units",
+    "traffic_control_device",
+    "device_condition",
+    "intersection_related_i",
+    "posted_speed_limit",
+    "sec_contributory_cause",
+    "work_zone_type",
+    "workers_present_i",
+    "dooring_i",
 )
 ID_BLOCK = 10**9  # unit/vehicle/passenger numbers: seed-specific blocks, so batches never collide
 
@@ -88,8 +109,12 @@ def _place(rng: np.random.Generator, stats: dict[str, Any], cols: dict[str, pa.A
     lat_s = pc.cast(pa.array(np.round(lat, 10)), pa.string())
     lng_s = pc.cast(pa.array(np.round(lng, 10)), pa.string())
     point = pc.binary_join_element_wise(
-        '{"type":"Point","coordinates":[', pc.cast(pa.array(np.where(zero, 0, lng)), pa.string()),
-        ",", pc.cast(pa.array(np.where(zero, 0, lat)), pa.string()), "]}", "",
+        '{"type":"Point","coordinates":[',
+        pc.cast(pa.array(np.where(zero, 0, lng)), pa.string()),
+        ",",
+        pc.cast(pa.array(np.where(zero, 0, lat)), pa.string()),
+        "]}",
+        "",
     )
     # Arrow prints 0.0 as "0"; the portal also writes [0,0] for its zero points.
     nulls = pa.nulls(n, pa.string())
@@ -195,8 +220,14 @@ def _group_rank(group: np.ndarray) -> np.ndarray:
     return idx - np.repeat(starts, np.diff(np.r_[starts, len(group)]))
 
 
-def _roles(rng: np.random.Generator, units: dict[str, Any], crash_idx: np.ndarray, unit_no: np.ndarray,
-           first_crash_type: pa.Array, hit: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _roles(
+    rng: np.random.Generator,
+    units: dict[str, Any],
+    crash_idx: np.ndarray,
+    unit_no: np.ndarray,
+    first_crash_type: pa.Array,
+    hit: np.ndarray,
+) -> tuple[np.ndarray, list[str]]:
     """Unit roles as codes into a vocabulary: unit 1 mostly a driver, later units by crash type,
     and in a hit-and-run, often the first driver is the one who left (role FLEEING)."""
     first, later = units["unit_type_first"], units["unit_type_later"]
@@ -223,8 +254,9 @@ def _role_flags(units: dict[str, Any], vocab: list[str]) -> tuple[np.ndarray, np
     return has_vehicle, has_person, person_type
 
 
-def _columns_by_role(rng: np.random.Generator, specs: dict[str, Any], role: pa.Array, n: int,
-                     skip: set[str]) -> dict[str, pa.Array]:
+def _columns_by_role(
+    rng: np.random.Generator, specs: dict[str, Any], role: pa.Array, n: int, skip: set[str]
+) -> dict[str, pa.Array]:
     out: dict[str, pa.Array] = {}
     for name, spec in specs.items():
         if name in skip:
@@ -238,11 +270,18 @@ def _assign_injuries(
     crashes: pa.Table, crash_idx: np.ndarray, priority: np.ndarray, rng: np.random.Generator
 ) -> pa.Array:
     """Hand each crash's injury counts to its people, pedestrians and cyclists first."""
-    counts = np.stack([
-        pc.fill_null(pc.cast(crashes[c], pa.int64(), safe=False), 0).to_numpy(zero_copy_only=False)
-        for c in ("injuries_fatal", "injuries_incapacitating", "injuries_non_incapacitating",
-                  "injuries_reported_not_evident")
-    ], axis=1)
+    counts = np.stack(
+        [
+            pc.fill_null(pc.cast(crashes[c], pa.int64(), safe=False), 0).to_numpy(zero_copy_only=False)
+            for c in (
+                "injuries_fatal",
+                "injuries_incapacitating",
+                "injuries_non_incapacitating",
+                "injuries_reported_not_evident",
+            )
+        ],
+        axis=1,
+    )
     order = np.lexsort((rng.random(len(crash_idx)), priority, crash_idx))
     rank = np.empty(len(crash_idx), dtype=np.int64)
     rank[order] = _group_rank(crash_idx[order])
@@ -343,8 +382,9 @@ def generate_to_folder(out: Path, start: date, end: date, crashes_per_day: int, 
     return summarize(crashes, vehicles, people, out, (datetime.now() - t0).total_seconds())
 
 
-def summarize(crashes: pa.Table, vehicles: pa.Table, people: pa.Table, out: Path | None = None,
-              seconds: float | None = None) -> str:
+def summarize(
+    crashes: pa.Table, vehicles: pa.Table, people: pa.Table, out: Path | None = None, seconds: float | None = None
+) -> str:
     n = crashes.num_rows
     share = pc.sum(pc.equal(crashes["hit_and_run_i"], "Y")).as_py() or 0
     first, last = pc.min(crashes["crash_date"]).as_py(), pc.max(crashes["crash_date"]).as_py()

@@ -63,8 +63,12 @@ def categorical(rng: np.random.Generator, spec: dict[str, Any], n: int, parent: 
     if "given" not in spec:
         return decode(draw_codes(rng, spec["p"], n), spec["values"])
     assert parent is not None, f"{spec['given']} must be drawn before its children"
-    table = np.vstack([np.asarray(spec["p"], dtype=float).reshape(-1, len(spec["values"])),
-                       np.asarray(spec["marginal"], dtype=float)[None, :]])
+    table = np.vstack(
+        [
+            np.asarray(spec["p"], dtype=float).reshape(-1, len(spec["values"])),
+            np.asarray(spec["marginal"], dtype=float)[None, :],
+        ]
+    )
     return decode(draw_rows(rng, table, parent_rows(parent, spec["parents"])), spec["values"])
 
 

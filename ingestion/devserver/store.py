@@ -1,0 +1,274 @@
+"""The server's data: one in-process DuckDB table per dataset, queried set-based.
+
+Each table holds the dataset's fields as VARCHAR (as Socrata delivers them) plus the system fields
+`__id`, `__created_at`, `__updated_at`. Records without Socrata's system fields (files, generated
+data) get a deterministic `:updated_at`: crash_date plus a delay of hours to days drawn from the
+key's hash, and for ~5 % a later amendment, so an incremental cursor has something to catch.
+Pages are serialised to JSON by DuckDB itself (one string per row, nulls omitted).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingestion.devserver.sampling import load_stats
+from ingestion.devserver.soql import Columns, Query
+from ingestion.socrata.settings import DATASETS, DatasetSpec
+
+FILE_SUFFIXES = (".parquet", ".jsonl", ".ndjson", ".json", ".csv")
+_SYSTEM = {":id": "__id", ":created_at": "__created_at", ":updated_at": "__updated_at"}
+
+
+def dataset_for_file(path: Path) -> str | None:
+    """Which dataset a file holds, from its name (as the replay does): people, vehicles, crashes."""
+    name = path.name.lower()
+    if not any(name.removesuffix(".gz").endswith(s) for s in FILE_SUFFIXES):
+        return None
+    if "people" in name or "person" in name:
+        return "people"
+    if "vehicle" in name:
+        return "vehicles"
+    if "crash" in name:
+        return "crashes"
+    return None
+
+
+def files_by_dataset(data_dir: Path) -> dict[str, list[Path]]:
+    found: dict[str, list[Path]] = {}
+    for path in sorted(Path(data_dir).iterdir()):
+        name = dataset_for_file(path) if path.is_file() else None
+        if name:
+            found.setdefault(name, []).append(path)
+    return found
+
+
+def _utc_now_ms() -> datetime:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class Store:
+    """Thread-safe: every query runs on its own cursor; writes are serialised and transactional."""
+
+    def __init__(self) -> None:
+        self.con = duckdb.connect(config={"threads": 2})
+        self.write_lock = threading.Lock()
+        self.columns: dict[str, Columns] = {}
+        self.specs: dict[str, DatasetSpec] = {}
+        self.last_updated = datetime(1970, 1, 1)
+        self.loaded_at = _utc_now_ms()
+        self._types: dict[str, dict[str, str]] = load_stats()["types"]
+        for name, spec in DATASETS.items():
+            self.specs[name] = spec
+            self._create(spec, list(spec.columns))
+
+    # ------------------------------------------------------------------ schema
+    def _create(self, spec: DatasetSpec, names: list[str]) -> None:
+        cols = ", ".join(f"{_quote(c)} VARCHAR" for c in names)
+        self.con.execute(
+            f"CREATE OR REPLACE TABLE {_quote('ds_' + spec.name)} ({cols}, __id VARCHAR, "
+            "__created_at TIMESTAMP, __updated_at TIMESTAMP)"
+        )
+        self.columns[spec.name] = Columns(names, self._types.get(spec.name, {}))
+
+    def _add_columns(self, cur: duckdb.DuckDBPyConnection, name: str, incoming: list[str]) -> None:
+        """New fields in incoming data become new VARCHAR columns (Socrata adds columns over time)."""
+        known = self.columns[name].names
+        new = [c for c in incoming if c not in known and c not in _SYSTEM and not c.startswith("__")]
+        for c in new:
+            cur.execute(f"ALTER TABLE {_quote('ds_' + name)} ADD COLUMN {_quote(c)} VARCHAR")
+        if new:
+            self.columns[name] = Columns(known + new, self._types.get(name, {}))
+
+    # ------------------------------------------------------------------ loading
+    def _normalised_select(self, spec: DatasetSpec, relation: str, schema: list[tuple[str, str]]) -> str:
+        """Every incoming field as VARCHAR under its API name: objects → JSON text, WKT → GeoJSON."""
+        exprs = []
+        for raw, dtype in schema:
+            name = spec.field_for_header(raw) if raw not in _SYSTEM else raw
+            col = _quote(raw)
+            if dtype.startswith(("STRUCT", "MAP", "JSON")) or dtype.endswith("[]"):
+                value = f"to_json({col})::VARCHAR"
+            elif dtype != "VARCHAR":
+                value = f"CAST({col} AS VARCHAR)"
+            else:
+                value = col
+            if name == "location":
+                value = (
+                    f"regexp_replace({value}, '^POINT \\(([-0-9.eE]+) ([-0-9.eE]+)\\)$', "
+                    "'{\"type\":\"Point\",\"coordinates\":[\\1,\\2]}')"
+                )
+            exprs.append(f"{value} AS {_quote(name)}")
+        return f"SELECT {', '.join(exprs)} FROM {relation}"  # noqa: S608 - names quoted, from data
+
+    def _system_fields(self, spec: DatasetSpec, names: list[str]) -> str:
+        """SQL for __id/__created_at/__updated_at: given ones are parsed, missing ones derived."""
+        key = _quote(spec.key)
+        ident = f"coalesce({key}, md5(to_json(src)::VARCHAR))"
+        h = f"md5_number({ident} || '#t')"
+        base = f"coalesce(TRY_CAST({_quote(spec.date_field)} AS TIMESTAMP), TIMESTAMP '2015-01-01')" \
+            if spec.date_field in names else "TIMESTAMP '2015-01-01'"
+        # hours to days after the crash (exponential, mean 30 h); 5 % amended 1-90 days later
+        created = f"({base} + to_milliseconds((-ln(1 - (({h} % 1000003) / 1000003.0)) * 108000000)::BIGINT))"
+        amend = (f"to_milliseconds(CASE WHEN ({h} // 1000003) % 20 = 0 "
+                 f"THEN (({h} // 7) % 7776000000 + 86400000) ELSE 0 END)")
+        cap = f"TIMESTAMP '{self.loaded_at.isoformat(sep=' ')}'"
+        def given(field: str) -> str | None:
+            return f"TRY_CAST(replace({_quote(field)}, 'Z', '') AS TIMESTAMP)" if field in names else None
+        created_expr = given(":created_at") or f"least(date_trunc('millisecond', {created}), {cap})"
+        updated_expr = given(":updated_at") or f"least(date_trunc('millisecond', {created} + {amend}), {cap})"
+        id_expr = _quote(":id") if ":id" in names else (
+            f"'row-' || substr(md5({ident}), 1, 4) || '-' || substr(md5({ident}), 5, 4) || '-' "
+            f"|| substr(md5({ident}), 9, 4)"
+        )
+        return f"{id_expr} AS __id, {created_expr} AS __created_at, {updated_expr} AS __updated_at"
+
+    def _insert(self, cur: duckdb.DuckDBPyConnection, spec: DatasetSpec, relation: str) -> int:
+        """Normalise, dedupe on the key (a real dataset has each key once) and insert."""
+        schema = [(r[0], r[1]) for r in cur.execute(f"DESCRIBE {relation}").fetchall()]  # noqa: S608
+        names = [spec.field_for_header(c) if c not in _SYSTEM else c for c, _ in schema]
+        self._add_columns(cur, spec.name, names)
+        cur.execute(f"CREATE OR REPLACE TEMP VIEW __norm AS {self._normalised_select(spec, relation, schema)}")
+        data_cols = [c for c in names if c not in _SYSTEM]
+        target = _quote("ds_" + spec.name)
+        key = _quote(spec.key)
+        cur.execute(
+            f"INSERT INTO {target} BY NAME SELECT {', '.join(_quote(c) for c in data_cols)}, "  # noqa: S608
+            f"{self._system_fields(spec, names)} FROM __norm AS src "
+            f"QUALIFY {key} IS NULL OR row_number() OVER (PARTITION BY {key}) = 1"
+        )
+        count = cur.fetchall()[0][0]
+        latest = cur.execute(f"SELECT max(__updated_at) FROM {target}").fetchall()[0][0]  # noqa: S608
+        if latest and latest > self.last_updated:
+            self.last_updated = latest
+        return int(count)
+
+    def load_arrow(self, name: str, table: pa.Table) -> int:
+        spec = DATASETS[name]
+        with self.write_lock:
+            cur = self.con.cursor()
+            cur.register("__incoming", table)
+            try:
+                return self._insert(cur, spec, "__incoming")
+            finally:
+                cur.unregister("__incoming")
+
+    def load_files(self, name: str, files: list[Path]) -> int:
+        """Parquet, JSON (array or lines), CSV (all text), optionally gzipped; one dataset at a time."""
+        spec = DATASETS[name]
+        paths = [str(f) for f in files]
+        kinds = {f.name.lower().removesuffix(".gz").rsplit(".", 1)[-1] for f in files}
+        if len(kinds) != 1:
+            raise ValueError(f"{name}: mixed file types in {', '.join(f.name for f in files)}")
+        kind = kinds.pop()
+        reader = {
+            "parquet": "read_parquet(?, union_by_name=true)",
+            "csv": "read_csv(?, all_varchar=true, union_by_name=true)",
+        }.get(kind, "read_json_auto(?, union_by_name=true, sample_size=-1)")
+        with self.write_lock:
+            cur = self.con.cursor()
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE __files AS SELECT * FROM {reader}", [paths])  # noqa: S608
+            try:
+                return self._insert(cur, spec, "__files")
+            finally:
+                cur.execute("DROP TABLE IF EXISTS __files")
+
+    # ------------------------------------------------------------------ changes
+    def upsert(self, name: str, table: pa.Table) -> int:
+        """Insert or replace records by key, stamping :updated_at = now (later than anything before)."""
+        spec = DATASETS[name]
+        with self.write_lock:
+            now = max(_utc_now_ms(), self.last_updated + timedelta(milliseconds=1))
+            cur = self.con.cursor()
+            cur.register("__incoming", table)
+            target, key = _quote("ds_" + spec.name), _quote(spec.key)
+            try:
+                cur.execute("BEGIN")
+                schema = [(r[0], r[1]) for r in cur.execute("DESCRIBE __incoming").fetchall()]
+                names = [spec.field_for_header(c) for c, _ in schema if c not in _SYSTEM]
+                if spec.key not in names:
+                    raise ValueError(f"{name}: upserted records need the key {spec.key}")
+                self._add_columns(cur, name, names)
+                cur.execute(
+                    f"CREATE OR REPLACE TEMP TABLE __up AS SELECT * FROM "  # noqa: S608
+                    f"({self._normalised_select(spec, '__incoming', [s for s in schema if s[0] not in _SYSTEM])}) "
+                    f"WHERE {key} IS NOT NULL QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY 1) = 1"
+                )
+                cur.execute(
+                    f"CREATE OR REPLACE TEMP TABLE __prev AS SELECT {key}, __id, __created_at FROM {target} "  # noqa: S608
+                    f"WHERE {key} IN (SELECT {key} FROM __up)"
+                )
+                cur.execute(f"DELETE FROM {target} WHERE {key} IN (SELECT {key} FROM __up)")  # noqa: S608
+                ident = f"__up.{key}"
+                cur.execute(
+                    f"INSERT INTO {target} BY NAME SELECT __up.*, "  # noqa: S608
+                    f"coalesce(__prev.__id, 'row-' || substr(md5({ident}), 1, 4) || '-' || "
+                    f"substr(md5({ident}), 5, 4) || '-' || substr(md5({ident}), 9, 4)) AS __id, "
+                    f"coalesce(__prev.__created_at, ?) AS __created_at, ? AS __updated_at "
+                    f"FROM __up LEFT JOIN __prev USING ({key})",
+                    [now, now],
+                )
+                count = cur.fetchall()[0][0]
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.unregister("__incoming")
+            self.last_updated = now
+            return int(count)
+
+    # ------------------------------------------------------------------ reading
+    def count(self, name: str) -> int:
+        cur = self.con.cursor()
+        return int(cur.execute(f"SELECT count(*) FROM {_quote('ds_' + name)}").fetchall()[0][0])  # noqa: S608
+
+    def table(self, name: str) -> pa.Table:
+        """The dataset as served (for tests and demos)."""
+        cur = self.con.cursor()
+        return cur.execute(f"SELECT * FROM {_quote('ds_' + name)} ORDER BY __id").to_arrow_table()  # noqa: S608
+
+    def _json_fields(self, columns: Columns, fields: list[str]) -> str:
+        """One JSON object per row: `"k":value` pieces joined by concat_ws, which skips nulls."""
+        pieces = []
+        for f in fields:
+            key = _literal(json.dumps(f) + ":")
+            col = _quote(_SYSTEM.get(f, f))
+            if f in (":created_at", ":updated_at"):
+                value = f"'\"' || strftime({col}, '%Y-%m-%dT%H:%M:%S.%g') || 'Z\"'"
+            elif f == "location":
+                value = f"CASE WHEN json_valid({col}) THEN {col} ELSE to_json({col}) END"
+            else:
+                value = f"to_json({col})"
+            pieces.append(f"{key} || {value}")
+        return "'{' || concat_ws(',', " + ", ".join(pieces) + ") || '}'"
+
+    def query(self, name: str, q: Query) -> tuple[bytes, int]:
+        """A page as a JSON array (bytes) and its row count."""
+        columns = self.columns[name]
+        sql = (
+            f"SELECT {self._json_fields(columns, q.fields)} AS js FROM {_quote('ds_' + name)} "  # noqa: S608
+            f"WHERE {q.where} ORDER BY {q.order} LIMIT {int(q.limit)} OFFSET {int(q.offset)}"
+        )
+        cur = self.con.cursor()
+        rows = cur.sql(sql, params=q.params).to_arrow_table().column("js")
+        n = len(rows)
+        if n == 0:
+            return b"[]", 0
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, n], pa.int32()), rows.combine_chunks()), ",\n")
+        return b"[" + joined[0].as_buffer().to_pybytes() + b"]\n", n
