@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pyarrow as pa
+from requests.structures import CaseInsensitiveDict
 
 from ingestion.devserver.faults import Fault, Faults
 from ingestion.devserver.soql import SoqlError, compile_query
@@ -38,14 +39,20 @@ DEMO_START, DEMO_END, DEMO_PER_DAY, DEMO_SEED = date(2024, 1, 1), date(2024, 4, 
 
 @dataclass
 class RequestRecord:
+    """One request as the server saw it (headers case-insensitive, like HTTP's)."""
+
     method: str
     path: str
     params: dict[str, str]
-    headers: dict[str, str]
+    headers: CaseInsensitiveDict[str]
     status: int = 0
     rows: int | None = None
     seconds: float = 0.0
     fault: str | None = None
+
+    @property
+    def token(self) -> str | None:
+        return self.headers.get("X-App-Token") or self.params.get("$$app_token") or None
 
 
 @dataclass
@@ -98,7 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _record(self, method: str) -> tuple[RequestRecord, str, dict[str, str]]:
         parts = urlsplit(self.path)
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
-        record = RequestRecord(method, parts.path, params, {k.lower(): v for k, v in self.headers.items()})
+        record = RequestRecord(method, parts.path, params, CaseInsensitiveDict(self.headers.items()))
         with self.state.lock:
             self.state.requests.append(record)
         return record, parts.path, params
@@ -167,8 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
             record.status, body = _error(404, f"Dataset {resource_id!r} not found", "not_found")
             self._send(record.status, body)
             return
-        token = self.headers.get("X-App-Token") or params.pop("$$app_token", None)
-        record.headers["x-app-token"] = token or ""
+        token = record.token
+        params = {k: v for k, v in params.items() if k != "$$app_token"}
         st = self.state
         if (st.require_token and not token) or (token and st.app_tokens is not None and token not in st.app_tokens):
             message = "Invalid app_token specified" if token else "An app token is required"
@@ -220,8 +227,8 @@ def _counts(state: _State) -> dict[str, Any]:
         data = [r for r in state.requests if r.path.startswith("/resource/")]
     return {
         "resource_requests": len(data),
-        "with_token": sum(1 for r in data if r.headers.get("x-app-token")),
-        "without_token": sum(1 for r in data if not r.headers.get("x-app-token")),
+        "with_token": sum(1 for r in data if r.token),
+        "without_token": sum(1 for r in data if not r.token),
         "by_status": {str(s): sum(1 for r in data if r.status == s) for s in sorted({r.status for r in data})},
     }
 
@@ -330,8 +337,8 @@ class SocrataServer:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        with self._state.lock:
-            return list(self._state.requests)
+        """The live request log (tests may `.clear()` it between steps)."""
+        return self._state.requests
 
     def data_requests(self, name: str | None = None) -> list[RequestRecord]:
         """Requests to /resource/ (optionally one dataset's)."""
@@ -343,9 +350,6 @@ class SocrataServer:
         counts = _counts(self._state)
         return {"with": counts["with_token"], "without": counts["without_token"]}
 
-    def clear_requests(self) -> None:
-        with self._state.lock:
-            self._state.requests.clear()
 
 
 def serve(port: int, data_dir: Path | None, host: str = "127.0.0.1") -> None:
