@@ -20,7 +20,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 from dlt.sources.helpers.requests.retry import Client
 from dlt.sources.helpers.rest_client import RESTClient
-from requests import Response
+from requests import HTTPError, Response
 
 from ingestion.socrata.helpers import (
     SodaPaginator,
@@ -54,6 +54,11 @@ def _pages(client: RESTClient, spec: DatasetSpec, where: str | None, page_size: 
     try:
         for page in pages:
             yield rows_to_table(list(page), spec)
+    except HTTPError as exc:
+        response = exc.response
+        detail = " ".join(response.text[:300].split()) if response is not None else ""
+        status = response.status_code if response is not None else "?"
+        raise SocrataError(f"{spec.name}: {path} answered HTTP {status} after retries: {detail}") from None
     except ValueError as exc:  # JSON that still does not parse after the retries
         raise SocrataError(f"{spec.name}: the server returned a page that is not valid JSON ({exc})") from None
 
@@ -94,14 +99,20 @@ def dataset_resource(
     )
 
 
-def make_client(base_url: str, app_token: str | None, request_max_attempts: int, request_timeout: float) -> RESTClient:
+def make_client(
+    base_url: str,
+    app_token: str | None,
+    request_max_attempts: int,
+    request_timeout: float,
+    request_backoff_factor: float = 1.0,
+) -> RESTClient:
     """dlt's retrying session: 429 honouring Retry-After, 5xx, timeouts, dropped connections and
     truncated bodies are retried with exponential backoff."""
     session = Client(
         raise_for_status=False,
         request_timeout=request_timeout,
         request_max_attempts=request_max_attempts,
-        request_backoff_factor=1,
+        request_backoff_factor=request_backoff_factor,
         request_max_retry_delay=60,
         retry_condition=_looks_truncated,
         respect_retry_after_header=True,
@@ -113,10 +124,10 @@ def make_client(base_url: str, app_token: str | None, request_max_attempts: int,
 
 
 def _check_status(response: Response, *_: Any, **__: Any) -> None:
-    """An error status that survived the retries fails the page with the server's own words."""
+    """Raise HTTPError on an error status: the retrying session retries 429/5xx on it, and an
+    error that survives the retries is reported with the server's own words."""
     if response.status_code >= 400:
-        detail = " ".join(response.text[:300].split())
-        raise SocrataError(f"GET {response.url} answered HTTP {response.status_code} after retries: {detail}")
+        raise HTTPError(f"HTTP {response.status_code}", response=response)
 
 
 class SocrataError(RuntimeError):
@@ -135,7 +146,8 @@ def socrata_source(
     initial_updated_at: str | None = None,
     request_max_attempts: int = 6,
     request_timeout: float = 120.0,
+    request_backoff_factor: float = 1.0,
 ) -> list[DltResource]:
     specs = parse_datasets(",".join(datasets)) if datasets else list(DATASETS.values())
-    client = make_client(base_url, app_token, request_max_attempts, request_timeout)
+    client = make_client(base_url, app_token, request_max_attempts, request_timeout, request_backoff_factor)
     return [dataset_resource(spec, client, page_size, since, until, lag_seconds, initial_updated_at) for spec in specs]

@@ -23,11 +23,14 @@ def _point_to_geojson(col: pa.ChunkedArray) -> pa.Array:
     """GeoJSON text for a `{type, coordinates}` struct, computed column-wise."""
     combined = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     coords = combined.field("coordinates")
+    # list_element fails on null or short lists: give those a [null, null] stand-in first.
+    usable = pc.fill_null(pc.greater_equal(pc.list_value_length(coords), 2), False)
+    coords = pc.if_else(usable, coords, pa.scalar([None, None], coords.type))
     lon = pc.cast(pc.list_element(coords, 0), pa.string())
     lat = pc.cast(pc.list_element(coords, 1), pa.string())
     kind = combined.field("type")
     text = pc.binary_join_element_wise('{"type":"', kind, '","coordinates":[', lon, ",", lat, "]}", "")
-    return pc.if_else(pc.is_valid(combined), text, pa.scalar(None, pa.string()))
+    return pc.if_else(pc.and_(pc.is_valid(combined), usable), text, pa.scalar(None, pa.string()))
 
 
 def _to_json_text(col: pa.ChunkedArray) -> pa.Array:
