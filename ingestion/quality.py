@@ -27,7 +27,7 @@ from ingestion.socrata.settings import DATASETS
 RESULTS_TABLE = "raw.quality_results"
 CHICAGO_LAT = (41.60, 42.05)
 CHICAGO_LNG = (-87.96, -87.50)
-TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?$"
+TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?$"
 YN = ["Y", "N"]
 
 
