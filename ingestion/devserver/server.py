@@ -238,10 +238,12 @@ def _records_to_table(rows: list[dict[str, Any]]) -> pa.Table:
     names: list[str] = []
     for row in rows:
         names.extend(k for k in row if k not in names)
+
     def text(v: Any) -> str | None:
         if v is None:
             return None
         return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+
     return pa.table({n: pa.array([text(r.get(n)) for r in rows], pa.string()) for n in names})
 
 
@@ -269,12 +271,7 @@ class SocrataServer:
                 raise ValueError(f"unknown dataset {name!r}: choose from {', '.join(DATASETS)}")
             self.store.load_arrow(name, table)
         if data_dir is not None:
-            data_dir = Path(data_dir)
-            if not data_dir.is_dir():
-                raise FileNotFoundError(f"data folder not found: {data_dir}")
-            found = files_by_dataset(data_dir)
-            if not found:
-                raise ValueError(f"no crash/vehicle/people files (.parquet/.json/.jsonl/.csv[.gz]) in {data_dir}")
+            found = files_by_dataset(Path(data_dir))
             for name, files in found.items():
                 self.store.load_files(name, files)
         if generate_units and self.store.count("crashes") and not (self.count("vehicles") or self.count("people")):
@@ -349,7 +346,6 @@ class SocrataServer:
     def token_counts(self) -> dict[str, int]:
         counts = _counts(self._state)
         return {"with": counts["with_token"], "without": counts["without_token"]}
-
 
 
 def serve(port: int, data_dir: Path | None, host: str = "127.0.0.1") -> None:

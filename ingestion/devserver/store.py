@@ -40,12 +40,19 @@ def dataset_for_file(path: Path) -> str | None:
     return None
 
 
-def files_by_dataset(data_dir: Path) -> dict[str, list[Path]]:
+def files_by_dataset(data: Path) -> dict[str, list[Path]]:
+    """The data files of a folder (or one file) by dataset; a clear error when there are none."""
+    if not data.exists():
+        raise FileNotFoundError(f"data not found: {data}")
     found: dict[str, list[Path]] = {}
-    for path in sorted(Path(data_dir).iterdir()):
+    for path in sorted(data.iterdir()) if data.is_dir() else [data]:
         name = dataset_for_file(path) if path.is_file() else None
         if name:
             found.setdefault(name, []).append(path)
+    if not found:
+        raise ValueError(
+            f"no crashes/vehicles/people files (.parquet, .json, .jsonl, .ndjson, .csv, optionally .gz) in {data}"
+        )
     return found
 
 
@@ -111,7 +118,7 @@ class Store:
             if name == "location":
                 value = (
                     f"regexp_replace({value}, '^POINT \\(([-0-9.eE]+) ([-0-9.eE]+)\\)$', "
-                    "'{\"type\":\"Point\",\"coordinates\":[\\1,\\2]}')"
+                    '\'{"type":"Point","coordinates":[\\1,\\2]}\')'
                 )
             exprs.append(f"{value} AS {_quote(name)}")
         return f"SELECT {', '.join(exprs)} FROM {relation}"  # noqa: S608 - names quoted, from data
@@ -121,20 +128,30 @@ class Store:
         key = _quote(spec.key)
         ident = f"coalesce({key}, md5(to_json(src)::VARCHAR))"
         h = f"md5_number({ident} || '#t')"
-        base = f"coalesce(TRY_CAST({_quote(spec.date_field)} AS TIMESTAMP), TIMESTAMP '2015-01-01')" \
-            if spec.date_field in names else "TIMESTAMP '2015-01-01'"
+        base = (
+            f"coalesce(TRY_CAST({_quote(spec.date_field)} AS TIMESTAMP), TIMESTAMP '2015-01-01')"
+            if spec.date_field in names
+            else "TIMESTAMP '2015-01-01'"
+        )
         # hours to days after the crash (exponential, mean 30 h); 5 % amended 1-90 days later
         created = f"({base} + to_milliseconds((-ln(1 - (({h} % 1000003) / 1000003.0)) * 108000000)::BIGINT))"
-        amend = (f"to_milliseconds(CASE WHEN ({h} // 1000003) % 20 = 0 "
-                 f"THEN (({h} // 7) % 7776000000 + 86400000) ELSE 0 END)")
+        amend = (
+            f"to_milliseconds(CASE WHEN ({h} // 1000003) % 20 = 0 THEN (({h} // 7) % 7776000000 + 86400000) ELSE 0 END)"
+        )
         cap = f"TIMESTAMP '{self.loaded_at.isoformat(sep=' ')}'"
+
         def given(field: str) -> str | None:
             return f"TRY_CAST(replace({_quote(field)}, 'Z', '') AS TIMESTAMP)" if field in names else None
+
         created_expr = given(":created_at") or f"least(date_trunc('millisecond', {created}), {cap})"
         updated_expr = given(":updated_at") or f"least(date_trunc('millisecond', {created} + {amend}), {cap})"
-        id_expr = _quote(":id") if ":id" in names else (
-            f"'row-' || substr(md5({ident}), 1, 4) || '-' || substr(md5({ident}), 5, 4) || '-' "
-            f"|| substr(md5({ident}), 9, 4)"
+        id_expr = (
+            _quote(":id")
+            if ":id" in names
+            else (
+                f"'row-' || substr(md5({ident}), 1, 4) || '-' || substr(md5({ident}), 5, 4) || '-' "
+                f"|| substr(md5({ident}), 9, 4)"
+            )
         )
         return f"{id_expr} AS __id, {created_expr} AS __created_at, {updated_expr} AS __updated_at"
 
