@@ -65,7 +65,7 @@ def _configure_dlt() -> None:
         os.environ.setdefault("DLT_PROJECT_DIR", str(PROJECT_ROOT))
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
-    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "false")
 
 
 def raw_row_counts(settings: Settings) -> dict[str, int]:
