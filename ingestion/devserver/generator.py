@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 from ingestion.devserver import sampling as s
 from ingestion.socrata.settings import CRASHES, PEOPLE, VEHICLES
 
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.000"
 INJURY_CLASSES = (
     "FATAL",
     "INCAPACITATING INJURY",
@@ -58,10 +57,6 @@ CRASH_DRAW_ORDER = (
 ID_BLOCK = 10**9  # unit/vehicle/passenger numbers: seed-specific blocks, so batches never collide
 
 
-def _timestamps(seconds: np.ndarray) -> pa.Array:
-    return pc.strftime(pa.array(seconds.astype("datetime64[s]")), format=TIMESTAMP_FORMAT)
-
-
 def _daily_counts(rng: np.random.Generator, days: np.ndarray, per_day: int, time: dict[str, Any]) -> np.ndarray:
     """Crashes per day with the real weekday and month shape (and a little day-to-day noise)."""
     weekday = np.asarray(time["weekday"]) * 7  # index 0 = Sunday
@@ -73,7 +68,14 @@ def _daily_counts(rng: np.random.Generator, days: np.ndarray, per_day: int, time
     return rng.poisson(lam)
 
 
-def _injuries(rng: np.random.Generator, stats: dict[str, Any], cols: dict[str, pa.Array], n: int) -> None:
+Column = pa.Array | s.Coded
+
+
+def _arrow(col: Column) -> pa.Array:
+    return col.to_arrow() if isinstance(col, s.Coded) else col
+
+
+def _injuries(rng: np.random.Generator, stats: dict[str, Any], cols: dict[str, Column], n: int) -> None:
     """Injury counts from real profiles (given the crash type); total and worst injury follow."""
     inj = stats["injuries"]
     profiles = np.asarray(inj["profiles"], dtype=np.int64)
@@ -88,15 +90,15 @@ def _injuries(rng: np.random.Generator, stats: dict[str, Any], cols: dict[str, p
     cols["injuries_no_indication"] = s.int_strings(no_ind, present)
     cols["injuries_unknown"] = s.int_strings(unknown, present)
     worst = np.where(parts > 0, np.arange(4), 4).min(axis=1)  # first non-zero class, 4 = none
-    cols["most_severe_injury"] = s.decode(np.where(present, worst, 5), [*INJURY_CLASSES, NO_INJURY, None])
+    cols["most_severe_injury"] = s.Coded(np.where(present, worst, 5), [*INJURY_CLASSES, NO_INJURY, None])
 
 
-def _place(rng: np.random.Generator, stats: dict[str, Any], cols: dict[str, pa.Array], n: int) -> None:
+def _place(rng: np.random.Generator, stats: dict[str, Any], cols: dict[str, Column], n: int) -> None:
     """Beat, a point around the beat's median, and one of the beat's busiest streets."""
     place = stats["place"]
     beats = place["beats"]
     b = s.draw_codes(rng, [x["p"] for x in beats], n)
-    cols["beat_of_occurrence"] = s.decode(b, [x["beat"] for x in beats])
+    cols["beat_of_occurrence"] = s.Coded(b, [x["beat"] for x in beats])
     centre = np.asarray([[x["lat"], x["lng"]] for x in beats])[b]
     spread = np.asarray([[x["lat_sd"], x["lng_sd"]] for x in beats])[b]
     lat, lng = (centre + rng.standard_normal((n, 2)) * spread).T
@@ -140,15 +142,14 @@ def _place(rng: np.random.Generator, stats: dict[str, Any], cols: dict[str, pa.A
     cols["street_no"] = s.int_strings(np.maximum(street_no, 1))
 
 
-def hit_and_run_logit(stats: dict[str, Any], cols: dict[str, pa.Array] | pa.Table) -> np.ndarray:
+def hit_and_run_logit(stats: dict[str, Any], cols: dict[str, Column] | pa.Table) -> np.ndarray:
     """Log-odds of a hit-and-run from the scene conditions, minus the intercept."""
     model = stats["hit_and_run"]
     n = len(cols[next(iter(model["features"]))])
     logit = np.zeros(n)
     for feature, spec in model["features"].items():
-        idx = pc.index_in(cols[feature], value_set=pa.array(spec["values"], pa.string()), skip_nulls=False)
-        coef = np.append(np.asarray(spec["coef"]), 0.0)
-        logit += coef[pc.fill_null(idx, len(spec["coef"])).to_numpy(zero_copy_only=False)]
+        coef = np.append(np.asarray(spec["coef"]), 0.0)  # unseen values contribute nothing
+        logit += coef[s.parent_rows(cols[feature], spec["values"])]
     return logit
 
 
@@ -180,12 +181,12 @@ def generate_crashes(start: date, end: date, crashes_per_day: int, seed: int) ->
     seconds, hour, dow0 = seconds[order], hour[order], dow0[order]
     month = day[order].astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12 + 1
 
-    cols: dict[str, pa.Array] = {
+    cols: dict[str, Column] = {
         "crash_record_id": s.hex_ids(rng, n),
-        "crash_date": _timestamps(seconds),
-        "crash_hour": s.int_strings(hour),
-        "crash_day_of_week": s.int_strings(dow0 + 1),
-        "crash_month": s.int_strings(month),
+        "crash_date": s.timestamps(seconds),
+        "crash_hour": s.Coded(hour, [str(h) for h in range(24)]),
+        "crash_day_of_week": s.Coded(dow0, [str(d) for d in range(1, 8)]),
+        "crash_month": s.Coded(month - 1, [str(m) for m in range(1, 13)]),
     }
     for name in CRASH_DRAW_ORDER:
         spec = stats["crashes"][name]
@@ -201,7 +202,7 @@ def generate_crashes(start: date, end: date, crashes_per_day: int, seed: int) ->
     logit += _calibrated_intercept(logit, model["share"])
     hit = rng.random(n) < 1 / (1 + np.exp(-logit))
     flag_n = rng.random(n) < model["p_flag_n_when_not"]
-    cols["hit_and_run_i"] = s.decode(np.where(hit, 0, np.where(flag_n, 1, 2)), ["Y", "N", None])
+    cols["hit_and_run_i"] = s.Coded(np.where(hit, 0, np.where(flag_n, 1, 2)), ["Y", "N", None])
 
     delay = stats["police_delay"]
     minutes = np.where(
@@ -209,8 +210,8 @@ def generate_crashes(start: date, end: date, crashes_per_day: int, seed: int) ->
         s.from_percentiles(rng, delay["at"], delay["minutes"]["hit_and_run"], n),
         s.from_percentiles(rng, delay["at"], delay["minutes"]["other"], n),
     )
-    cols["date_police_notified"] = _timestamps(seconds + np.maximum(np.round(minutes), 1).astype(np.int64) * 60)
-    return pa.table({c: cols[c] for c in CRASHES.columns})
+    cols["date_police_notified"] = s.timestamps(seconds + np.maximum(np.round(minutes), 1).astype(np.int64) * 60)
+    return pa.table({c: _arrow(cols[c]) for c in CRASHES.columns})
 
 
 def _group_rank(group: np.ndarray) -> np.ndarray:
@@ -255,9 +256,9 @@ def _role_flags(units: dict[str, Any], vocab: list[str]) -> tuple[np.ndarray, np
 
 
 def _columns_by_role(
-    rng: np.random.Generator, specs: dict[str, Any], role: pa.Array, n: int, skip: set[str]
-) -> dict[str, pa.Array]:
-    out: dict[str, pa.Array] = {}
+    rng: np.random.Generator, specs: dict[str, Any], role: s.Coded, n: int, skip: set[str]
+) -> dict[str, Column]:
+    out: dict[str, Column] = {}
     for name, spec in specs.items():
         if name in skip:
             continue
@@ -310,7 +311,7 @@ def generate_units(crashes: pa.Table, seed: int) -> tuple[pa.Table, pa.Table]:
     role, vocab = _roles(rng, units, crash_idx, unit_no, crashes["first_crash_type"].combine_chunks(), hit)
     vehicle_of_role, person_of_role, person_type_of_role = _role_flags(units, vocab)
     has_vehicle, has_person = vehicle_of_role[role], person_of_role[role]
-    role_arr = s.decode(role, vocab)
+    role_arr = s.Coded(role, vocab)
 
     crash_id = pc.take(crashes["crash_record_id"], pa.array(crash_idx))
     crash_date = pc.take(crashes["crash_date"], pa.array(crash_idx))
@@ -319,9 +320,10 @@ def generate_units(crashes: pa.Table, seed: int) -> tuple[pa.Table, pa.Table]:
     vehicle_id = block + ID_BLOCK // 2 + vehicle_seq
     vcols = _columns_by_role(rng, units["vehicles"], role_arr, n, skip={"num_passengers"})
     passengers_spec = units["vehicles"]["num_passengers"]
-    passengers_s = s.categorical(rng, passengers_spec, n, role_arr)
-    passengers = np.where(has_vehicle, _to_int(passengers_s, 0), 0)
-    passengers_s = pc.if_else(pa.array(has_vehicle), passengers_s, pa.nulls(n, pa.string()))
+    drawn = s.categorical(rng, passengers_spec, n, role_arr)
+    as_int = np.array([int(float(v)) if v else 0 for v in drawn.values], dtype=np.int64)
+    passengers = np.where(has_vehicle, as_int[drawn.codes], 0)
+    passengers_s = s.int_strings(passengers, has_vehicle & (passengers > 0))
     vcols |= {
         "crash_unit_id": s.int_strings(unit_id),
         "crash_record_id": crash_id,
@@ -332,7 +334,7 @@ def generate_units(crashes: pa.Table, seed: int) -> tuple[pa.Table, pa.Table]:
         "vehicle_id": s.int_strings(vehicle_id, has_vehicle),
         "occupant_cnt": s.int_strings(has_person.astype(np.int64) + passengers, has_vehicle),
     }
-    vehicles = pa.table({c: vcols[c] for c in VEHICLES.columns})
+    vehicles = pa.table({c: _arrow(vcols[c]) for c in VEHICLES.columns})
 
     # People: the unit's own person ('O' + unit id) and its passengers ('P' + a number).
     own = np.flatnonzero(has_person)
@@ -353,7 +355,7 @@ def generate_units(crashes: pa.Table, seed: int) -> tuple[pa.Table, pa.Table]:
         pc.binary_join_element_wise("O", unit_ids, ""),
         pc.binary_join_element_wise("P", pc.cast(pa.array(pas_no), pa.string()), ""),
     )
-    pcols = _columns_by_role(rng, units["people"], s.decode(person_role, person_vocab), m, skip=set())
+    pcols = _columns_by_role(rng, units["people"], s.Coded(person_role, person_vocab), m, skip=set())
     # pedestrians and cyclists are hurt first; a driver who fled is not examined
     rank_of_role = np.array([{"PEDESTRIAN": 0, "BICYCLE": 0, "FLEEING": 3}.get(r, 1) for r in person_vocab])
     priority = rank_of_role[person_role]
@@ -362,11 +364,11 @@ def generate_units(crashes: pa.Table, seed: int) -> tuple[pa.Table, pa.Table]:
         "person_id": person_id,
         "person_type": person_type,
         "crash_record_id": pc.take(crash_id, pa.array(person_unit)),
-        "vehicle_id": pc.take(vcols["vehicle_id"], pa.array(person_unit)),
+        "vehicle_id": pc.take(_arrow(vcols["vehicle_id"]), pa.array(person_unit)),
         "crash_date": pc.take(crash_date, pa.array(person_unit)),
         "injury_classification": injury,
     }
-    people = pa.table({c: pcols[c] for c in PEOPLE.columns})
+    people = pa.table({c: _arrow(pcols[c]) for c in PEOPLE.columns})
     return vehicles, people
 
 
