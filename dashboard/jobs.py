@@ -1,0 +1,138 @@
+"""Pipeline runs started from the dashboard, each in its own process.
+
+A run takes minutes and holds the pipeline lock; doing it inside Streamlit's script thread would
+freeze the page and die with the session. So the page starts `python -m dashboard.jobs ...`,
+which calls the orchestration engine with trigger "dashboard" (the CLI's `crashes run` records
+trigger "cli" and has no train-only job), and the page follows the run in ops.sqlite by the
+child's pid. Output goes to a log file under CRASHES_HOME/dashboard/jobs/ for the page to show.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from crashes.config import get_settings
+from crashes.errors import CrashesError
+from orchestration import runs
+
+JOBS = ("incremental", "backfill", "train")
+# Children we started, so their exit status is collected (no zombies) and can be shown.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@dataclass(frozen=True)
+class StartedJob:
+    pid: int
+    job: str
+    log: Path
+    started: str  # ISO time (UTC) just before the child started: its run starts after it
+
+    def exit_code(self) -> int | None:
+        """None while the process runs (or if another server process started it)."""
+        child = _CHILDREN.get(self.pid)
+        return child.poll() if child is not None else None
+
+    def alive(self) -> bool:
+        child = _CHILDREN.get(self.pid)
+        if child is not None:
+            return child.poll() is None
+        try:
+            os.kill(self.pid, 0)
+        except OSError:
+            return False
+        return True
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def run(self) -> runs.RunRecord | None:
+        from dashboard.queries import run_for_pid
+
+        return run_for_pid(self.pid, self.started)
+
+
+def command(
+    job: str,
+    since: date | None = None,
+    until: date | None = None,
+    datasets: list[str] | None = None,
+    base_url: str | None = None,
+    retrain: bool = False,
+) -> list[str]:
+    """The child's command line; validated here so a bad request fails in the page, not the log."""
+    if job not in JOBS:
+        raise CrashesError(f"unknown job {job!r}: choose from {', '.join(JOBS)}")
+    if job == "backfill" and since is None:
+        raise CrashesError("a backfill needs a start date")
+    if since and until and until <= since:
+        raise CrashesError(f"the end date ({until}) must be after the start date ({since})")
+    args = [sys.executable, "-m", "dashboard.jobs", job]
+    if job == "backfill":
+        args += ["--since", since.isoformat()] + (["--until", until.isoformat()] if until else [])
+    if job != "train":
+        if datasets:
+            args += ["--datasets", ",".join(datasets)]
+        if base_url:
+            args += ["--base-url", base_url]
+        if retrain:
+            args.append("--train")
+    return args
+
+
+def start(argv: list[str]) -> StartedJob:
+    """Start the child in its own session (a page rerun or a closed tab does not stop it)."""
+    folder = get_settings().home / "dashboard" / "jobs"
+    folder.mkdir(parents=True, exist_ok=True)
+    started = runs.now_iso()
+    log = folder / f"{started.replace(':', '').replace('+', '_')}-{argv[3]}.log"
+    with log.open("wb") as out:
+        child = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    _CHILDREN[child.pid] = child
+    return StartedJob(pid=child.pid, job=argv[3], log=log, started=started)
+
+
+def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dashboard.jobs", description=__doc__)
+    parser.add_argument("job", choices=JOBS)
+    parser.add_argument("--since", type=date.fromisoformat)
+    parser.add_argument("--until", type=date.fromisoformat)
+    parser.add_argument("--datasets")
+    parser.add_argument("--base-url")
+    parser.add_argument("--train", action="store_true")
+    ns = parser.parse_args(argv)
+    from orchestration.flow import run_pipeline, run_stages
+    from orchestration.stages import training
+
+    try:
+        if ns.job == "train":
+            result = run_stages("train", {}, training, trigger="dashboard", log_format="plain")
+        else:
+            result = run_pipeline(
+                since=ns.since,
+                until=ns.until,
+                datasets=ns.datasets,
+                base_url=ns.base_url,
+                train=ns.train,
+                log_format="plain",
+                trigger="dashboard",
+            )
+    except CrashesError as exc:
+        print(f"error: {exc}", flush=True)
+        return exc.exit_code
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,109 @@
+"""Overview: what the pipeline holds, how fresh it is, whether its parts answer, the last runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from crashes.config import get_settings
+from dashboard import queries
+from dashboard.bronze import list_bronze
+from dashboard.health import endpoints, run_checks
+from dashboard.ui import ago, count, share
+from orchestration import runs
+from orchestration.model_info import current_model
+
+settings = get_settings()
+st.title("Chicago traffic crashes")
+st.caption(f"CRASHES_HOME `{settings.home}` · gold `{settings.gold_path.name}` · bronze `{settings.bronze_url}`")
+has_gold = settings.gold_path.exists()
+
+# ----------------------------------------------------------------------------- headline
+if has_gold:
+    t = queries.totals()
+    cols = st.columns(5)
+    cols[0].metric("Crashes", count(t["crashes"]))
+    cols[1].metric("Hit-and-run", count(t["hit_and_run"]), share(t["hit_and_run"], t["crashes"]), delta_color="off")
+    cols[2].metric("People injured", count(t["injured"]))
+    cols[3].metric("People killed", count(t["killed"]))
+    first, last = t["first_day"], t["last_day"]
+    cols[4].metric("Crash dates", f"{t['days']:,} days", f"{first:%Y-%m-%d} … {last:%Y-%m-%d}" if t["days"] else None,
+                   delta_color="off", delta_arrow="off")  # fmt: skip
+else:
+    st.warning("No gold snapshot yet: run `crashes demo`, or start an ingest on the Ingest page.")
+
+# ----------------------------------------------------------------------------- health
+st.subheader("Health")
+bronze = list_bronze()
+checks = run_checks(bronze)
+for col, check in zip(st.columns(len(checks)), checks, strict=True):
+    with col.container(border=True):
+        st.markdown(f"{':green[●]' if check.ok else ':red[●]'} **{check.name}**")
+        st.caption(f"{'OK' if check.ok else 'DOWN'} · {check.detail}")
+        st.caption(f"`{check.url}` · {check.seconds * 1000:,.0f} ms")
+ends = endpoints()
+links = st.columns([1, 1, 4])
+links[0].link_button("dbt docs site", ends.docs, icon=":material/menu_book:")
+links[1].link_button("Prometheus", ends.prometheus, icon=":material/monitoring:")
+links[2].caption("Start them with `crashes docs --serve` and Prometheus (docker-compose runs both).")
+
+# ----------------------------------------------------------------------------- layers and freshness
+st.subheader("What each layer holds")
+left, right = st.columns(2)
+ingest = runs.last_stage("ingest")
+raw_recorded = ingest.detail.get("raw", {}) if ingest else {}
+layer_rows = []
+for row in bronze.datasets().itertuples():
+    layer_rows.append({"layer": "bronze", "table": row.table, "rows": row.rows, "files": row.files})
+for table, n in sorted(raw_recorded.get("rows", {}).items()):
+    layer_rows.append({"layer": "raw (at last ingest)", "table": table, "rows": n, "files": None})
+if has_gold:
+    for mart, n in queries.mart_rows().items():
+        layer_rows.append({"layer": "gold", "table": mart, "rows": n, "files": None})
+left.dataframe(pd.DataFrame(layer_rows, columns=["layer", "table", "rows", "files"]), hide_index=True, height=420)
+
+with right:
+    now = datetime.now(UTC)
+    facts = []
+    if has_gold:
+        published = datetime.fromtimestamp(settings.gold_path.stat().st_mtime, UTC)
+        facts.append(("gold published", f"{published:%Y-%m-%d %H:%M} UTC", ago(published, now)))
+        for r in queries.freshness().itertuples():
+            facts.append((f"{r.dataset}: newest crash", f"{r.latest_crash_ts}", "(crash time, Chicago local)"))
+            facts.append((f"{r.dataset}: newest Socrata update", f"{r.latest_source_updated_at}",
+                          ago(r.latest_source_updated_at, now)))  # fmt: skip
+            facts.append((f"{r.dataset}: last load", f"{r.last_loaded_at}", ago(r.last_loaded_at, now)))
+    newest = raw_recorded.get("newest", {})
+    if newest:
+        facts.append(("raw at last ingest: newest crash", newest.get("crash_date", "–"), ""))
+    st.dataframe(pd.DataFrame(facts, columns=["fact", "value", "age"]), hide_index=True, height=420)
+
+# ----------------------------------------------------------------------------- runs
+st.subheader("Last runs")
+recent = queries.runs_table(10)
+if recent.empty:
+    st.info("No runs yet: `crashes run`, `crashes demo`, or the Ingest page.")
+else:
+    st.dataframe(recent.drop(columns=["stages"]), hide_index=True)
+    run_id = st.selectbox("Stages of run", recent["id"].tolist(), format_func=lambda i: f"#{i}")
+    stages = pd.DataFrame(
+        [
+            {"stage": s.name, "status": s.status, "seconds": s.duration_s, "rows in": s.rows_in,
+             "rows out": s.rows_out, "tests passed": s.tests_passed, "tests failed": s.tests_failed,
+             "model": s.model_version, "error": s.error}
+            for s in runs.stages_for(int(run_id))
+        ]
+    )  # fmt: skip
+    st.dataframe(stages, hide_index=True)
+
+# ----------------------------------------------------------------------------- model
+st.subheader("Current model")
+model = current_model()
+if model is None:
+    st.info("No model registered yet: the next pipeline run trains one (or use the Model page).")
+else:
+    st.markdown(f"**{model.version}** — {model.describe()}")
+    if model.test_metrics:
+        st.dataframe(pd.DataFrame([model.test_metrics]), hide_index=True)

@@ -1,0 +1,506 @@
+"""Every SQL statement the dashboard runs: DuckDB over the gold snapshot, SQLite over ops.sqlite.
+
+Gold is opened read-only per query (`crashes.gold.connect`) and results are cached per snapshot
+file (`snapshot.per_snapshot`), so a build running meanwhile never sees a reader's lock and a new
+publish is picked up on the next rerun. User input reaches SQL only as bound parameters;
+identifiers (a mart or column name on the Data page) are checked against the catalog first.
+"""
+
+# ruff: noqa: S608 - statements are composed only from constants in this module and catalog-checked identifiers
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from crashes.gold import connect
+from dashboard.snapshot import per_snapshot
+from orchestration import runs
+
+if TYPE_CHECKING:
+    from dashboard.filters import CrashFilter
+
+SCHEMA = "marts"
+
+# The crashes a filter selects; every filtered query reads `marts.fct_crashes` through this.
+CRASH_FILTER = """
+    crash_date between $start and $end
+    and (len($districts::integer[]) = 0
+         or list_contains($districts::integer[], try_cast(beat_of_occurrence as integer) // 100))
+    and (len($beats::varchar[]) = 0 or list_contains($beats::varchar[], beat_of_occurrence))
+"""
+
+
+def filter_params(f: CrashFilter) -> dict[str, Any]:
+    return {"start": f.start, "end": f.end, "districts": list(f.districts), "beats": list(f.beats)}
+
+
+def frame(sql: str, params: dict[str, Any] | list[Any] | None = None) -> pd.DataFrame:
+    """Run one statement on a fresh read-only connection to gold."""
+    with connect() as con:
+        return con.execute(sql, params or []).df()
+
+
+def _ops_frame(sql: str, params: tuple[Any, ...] = ()) -> pd.DataFrame:
+    with runs.connect() as con:
+        cursor = con.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return pd.DataFrame([tuple(r) for r in cursor.fetchall()], columns=names)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# --------------------------------------------------------------------------- catalog (Data page)
+@per_snapshot
+def marts() -> pd.DataFrame:
+    """Every gold mart with dbt's description (publish stores it as the table comment)."""
+    return frame(
+        "select table_name as mart, coalesce(comment, '') as description, column_count as columns "
+        "from duckdb_tables() where schema_name = ? order by table_name",
+        [SCHEMA],
+    )
+
+
+@per_snapshot
+def mart_rows() -> dict[str, int]:
+    """Exact rows per mart, in one statement over the catalog's table names."""
+    names = marts()["mart"].tolist()
+    if not names:
+        return {}
+    union = " union all ".join(
+        f"select {i} as i, count(*) as n from {SCHEMA}.{_ident(name)}" for i, name in enumerate(names)
+    )
+    with connect() as con:
+        return {names[i]: int(n) for i, n in con.execute(union).fetchall()}
+
+
+@per_snapshot
+def columns(mart: str) -> pd.DataFrame:
+    return frame(
+        "select column_name as column, data_type as type, coalesce(comment, '') as description "
+        "from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
+        [SCHEMA, mart],
+    )
+
+
+@dataclass(frozen=True)
+class ColumnFilter:
+    column: str
+    op: str  # one of OPERATORS
+    value: str
+
+
+OPERATORS = ("=", "≠", "≥", "≤", "contains", "is empty", "is not empty")
+_SAFE_TYPE = re.compile(r"^[A-Z][A-Z0-9_ ,()\[\]]*$")
+
+
+def _condition(f: ColumnFilter, types: dict[str, str], i: int) -> tuple[str, dict[str, Any]]:
+    """One WHERE term: the identifier comes from the catalog, the value is a bound parameter,
+    cast to the column's type so `≥ 2024-01-01` compares dates and `≥ 30` compares numbers."""
+    if f.column not in types:
+        raise ValueError(f"unknown column {f.column!r}")
+    if f.op not in OPERATORS:
+        raise ValueError(f"unknown operator {f.op!r}")
+    col, name = _ident(f.column), f"v{i}"
+    if f.op == "is empty":
+        return f"{col} is null", {}
+    if f.op == "is not empty":
+        return f"{col} is not null", {}
+    if f.op == "contains":
+        return f"cast({col} as varchar) ilike '%' || ${name} || '%'", {name: f.value}
+    kind = types[f.column].upper()
+    typed = f"try_cast(${name} as {kind})" if _SAFE_TYPE.match(kind) else f"${name}"
+    sql_op = {"=": "=", "≠": "<>", "≥": ">=", "≤": "<="}[f.op]
+    return f"{col} {sql_op} {typed}", {name: f.value}
+
+
+def preview(mart: str, filters: tuple[ColumnFilter, ...] = (), limit: int = 100) -> tuple[pd.DataFrame, int]:
+    """Up to `limit` rows of a mart matching every filter, and how many rows match in all."""
+    catalog = columns(mart)
+    if catalog.empty:
+        raise ValueError(f"no mart named {mart!r} in gold")
+    types = dict(zip(catalog["column"], catalog["type"], strict=True))
+    terms, params = ["true"], {}
+    for i, f in enumerate(filters):
+        term, bound = _condition(f, types, i)
+        terms.append(term)
+        params.update(bound)
+    where = " and ".join(terms)
+    table = f"{SCHEMA}.{_ident(mart)}"
+    with connect() as con:
+        matched = int(con.execute(f"select count(*) from {table} where {where}", params).fetchone()[0])
+        rows = con.execute(f"select * from {table} where {where} limit {int(limit)}", params).df()
+    return rows, matched
+
+
+# --------------------------------------------------------------------------- overview
+@per_snapshot
+def totals() -> dict[str, Any]:
+    """Headline figures over everything gold holds, from the daily mart."""
+    row = frame(
+        "select count(*) as days, cast(coalesce(sum(crash_count), 0) as bigint) as crashes,"
+        " cast(coalesce(sum(hit_and_run_count), 0) as bigint) as hit_and_run,"
+        " cast(coalesce(sum(injuries_total), 0) as bigint) as injured,"
+        " cast(coalesce(sum(injuries_fatal), 0) as bigint) as killed,"
+        " min(crash_date) as first_day, max(crash_date) as last_day"
+        f" from {SCHEMA}.agg_crashes_daily"
+    ).iloc[0]
+    return {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+
+
+@per_snapshot
+def freshness() -> pd.DataFrame:
+    """Per dataset: rows, newest crash, newest Socrata update and when the last load finished."""
+    return frame(
+        "select dataset, row_count, latest_crash_ts, latest_source_updated_at, last_loaded_at,"
+        " garbled_row_count, orphan_row_count, invalid_location_count"
+        f" from {SCHEMA}.dq_datasets order by dataset"
+    )
+
+
+@per_snapshot
+def date_bounds() -> tuple[date, date] | None:
+    row = frame(f"select min(crash_date) as first, max(crash_date) as last from {SCHEMA}.agg_crashes_daily").iloc[0]
+    if pd.isna(row["first"]):
+        return None
+    return pd.Timestamp(row["first"]).date(), pd.Timestamp(row["last"]).date()
+
+
+@per_snapshot
+def beats() -> pd.DataFrame:
+    """Beats that have crashes, with their district, for the area filter."""
+    return frame(
+        "select beat_of_occurrence, try_cast(beat_of_occurrence as integer) // 100 as district"
+        f" from {SCHEMA}.agg_beat_monthly group by all"
+        " order by try_cast(beat_of_occurrence as integer) nulls last, beat_of_occurrence"
+    )
+
+
+# --------------------------------------------------------------------------- explore
+@per_snapshot
+def headline(f: CrashFilter) -> dict[str, int]:
+    row = frame(
+        "select count(*) as crashes, count(*) filter (where is_hit_and_run) as hit_and_run,"
+        " coalesce(sum(injuries_total), 0) as injured, coalesce(sum(injuries_fatal), 0) as killed,"
+        " count(*) filter (where injuries_total > 0) as injury_crashes"
+        f" from {SCHEMA}.fct_crashes where {CRASH_FILTER}",
+        filter_params(f),
+    ).iloc[0]
+    return {k: int(v) for k, v in row.items()}
+
+
+GRAINS = ("day", "week", "month")
+
+
+@per_snapshot
+def over_time(f: CrashFilter, grain: str) -> pd.DataFrame:
+    if grain not in GRAINS:
+        raise ValueError(f"grain must be one of {GRAINS}")
+    return frame(
+        "select cast(date_trunc($grain, crash_date) as date) as period, count(*) as crashes,"
+        " count(*) filter (where is_hit_and_run) as hit_and_run,"
+        " count(*) filter (where injuries_total > 0) as injury_crashes"
+        f" from {SCHEMA}.fct_crashes where {CRASH_FILTER} group by 1 order by 1",
+        {**filter_params(f), "grain": grain},
+    )
+
+
+@per_snapshot
+def hour_weekday(f: CrashFilter) -> pd.DataFrame:
+    return frame(
+        "select crash_day_of_week as day_of_week, crash_hour as hour, count(*) as crashes"
+        f" from {SCHEMA}.fct_crashes where {CRASH_FILTER} group by all order by all",
+        filter_params(f),
+    )
+
+
+# Pointy-top hexagons on a plane where x = longitude * cos(41.84°) (degrees of latitude), y =
+# latitude: d3-hexbin's assignment, set-based. $r is the hexagon's circumradius in degrees.
+HEXBIN = f"""
+with points as (
+    select longitude * cos(radians(41.84)) / (sqrt(3) * $r) as gx, latitude / (1.5 * $r) as gy,
+           is_hit_and_run
+    from {SCHEMA}.fct_crashes
+    where {CRASH_FILTER} and latitude is not null and longitude is not null
+), nearest as (
+    select *, round(gy) as pj, gx - (cast(round(gy) as bigint) & 1) / 2.0 as px from points
+), first_guess as (
+    select *, round(px) as pi, gy - pj as py1 from nearest
+), cell as (
+    select *, case when px < pi then -0.5 else 0.5 end as di, case when gy < pj then -1 else 1 end as dj,
+           (cast(pj as bigint) & 1) = 1 as odd_row
+    from first_guess
+), best as (
+    select is_hit_and_run,
+           abs(py1) * 3 > 1
+           and (px - pi) ** 2 + py1 ** 2 > (px - (pi + di)) ** 2 + (gy - (pj + dj)) ** 2 as take_second,
+           case when take_second then pi + di + (case when odd_row then 0.5 else -0.5 end) else pi end as ci,
+           case when take_second then pj + dj else pj end as cj
+    from cell
+)
+select cast(ci as bigint) as i, cast(cj as bigint) as j,
+       (ci + (cast(cj as bigint) & 1) / 2.0) * sqrt(3) * $r / cos(radians(41.84)) as center_lng,
+       cj * 1.5 * $r as center_lat,
+       count(*) as crashes, avg(is_hit_and_run::int) as hit_and_run_share
+from best group by all
+"""
+
+
+@per_snapshot
+def hexbins(f: CrashFilter, radius_deg: float) -> pd.DataFrame:
+    return frame(HEXBIN, {**filter_params(f), "r": radius_deg})
+
+
+@per_snapshot
+def points(f: CrashFilter, limit: int) -> tuple[pd.DataFrame, int]:
+    """A deterministic sample of crash points (hash order), and how many there are in all."""
+    params = filter_params(f)
+    where = f"{CRASH_FILTER} and latitude is not null and longitude is not null"
+    with connect() as con:
+        total = int(con.execute(f"select count(*) from {SCHEMA}.fct_crashes where {where}", params).fetchone()[0])
+        sample = con.execute(
+            "select crash_record_id, crash_ts, latitude, longitude, beat_of_occurrence, is_hit_and_run,"
+            " first_crash_type, injuries_total"
+            f" from {SCHEMA}.fct_crashes where {where} order by hash(crash_record_id) limit {int(limit)}",
+            params,
+        ).df()
+    return sample, total
+
+
+@per_snapshot
+def by_beat(f: CrashFilter) -> pd.DataFrame:
+    return frame(
+        "select beat_of_occurrence as beat, count(*) as crashes, avg(is_hit_and_run::int) as hit_and_run_share,"
+        " avg(latitude) as latitude, avg(longitude) as longitude"
+        f" from {SCHEMA}.fct_crashes where {CRASH_FILTER} and beat_of_occurrence is not null group by 1",
+        filter_params(f),
+    )
+
+
+HIT_AND_RUN_DIMENSIONS = {
+    "lighting_condition": "Lighting",
+    "weather_condition": "Weather",
+    "roadway_surface_cond": "Road surface",
+    "first_crash_type": "First crash type",
+}
+
+
+@per_snapshot
+def hit_and_run_by(f: CrashFilter) -> pd.DataFrame:
+    """Hit-and-run share per value of each dimension, all four in one pass (grouping sets)."""
+    return frame(
+        "select case when grouping(lighting_condition) = 0 then 'lighting_condition'"
+        "            when grouping(weather_condition) = 0 then 'weather_condition'"
+        "            when grouping(roadway_surface_cond) = 0 then 'roadway_surface_cond'"
+        "            else 'first_crash_type' end as dimension,"
+        " coalesce(lighting_condition, weather_condition, roadway_surface_cond, first_crash_type,"
+        "          'UNKNOWN') as value,"
+        " count(*) as crashes, count(*) filter (where is_hit_and_run) as hit_and_run,"
+        " avg(is_hit_and_run::int) as hit_and_run_share"
+        f" from {SCHEMA}.fct_crashes where {CRASH_FILTER}"
+        " group by grouping sets ((lighting_condition), (weather_condition), (roadway_surface_cond),"
+        "                         (first_crash_type))"
+        " order by dimension, crashes desc",
+        filter_params(f),
+    )
+
+
+@per_snapshot
+def injuries_by_road_user(f: CrashFilter) -> pd.DataFrame:
+    return frame(
+        "select p.road_user, count(*) as people, count(*) filter (where p.is_injured) as injured,"
+        " count(*) filter (where p.injury_classification = 'FATAL') as killed,"
+        " count(*) filter (where p.injury_classification = 'INCAPACITATING INJURY') as incapacitated"
+        f" from {SCHEMA}.fct_people p"
+        f" semi join (select crash_record_id from {SCHEMA}.fct_crashes where {CRASH_FILTER}) c"
+        " on p.crash_record_id = c.crash_record_id"
+        " group by 1 order by people desc",
+        filter_params(f),
+    )
+
+
+# --------------------------------------------------------------------------- reports: marts for a period
+@per_snapshot
+def daily(f: CrashFilter) -> pd.DataFrame:
+    """agg_crashes_daily for the period (the mart covers all of Chicago; areas do not apply)."""
+    return frame(
+        f"select * from {SCHEMA}.agg_crashes_daily where crash_date between $start and $end order by crash_date",
+        {"start": f.start, "end": f.end},
+    )
+
+
+@per_snapshot
+def beat_monthly(f: CrashFilter) -> pd.DataFrame:
+    return frame(
+        f"select * from {SCHEMA}.agg_beat_monthly where month_start between date_trunc('month', $start::date)"
+        " and $end::date"
+        " and (len($districts::integer[]) = 0"
+        "      or list_contains($districts::integer[], try_cast(beat_of_occurrence as integer) // 100))"
+        " and (len($beats::varchar[]) = 0 or list_contains($beats::varchar[], beat_of_occurrence))"
+        " order by month_start, beat_of_occurrence",
+        filter_params(f),
+    )
+
+
+@per_snapshot
+def causes(f: CrashFilter) -> pd.DataFrame:
+    return frame(
+        f"select * from {SCHEMA}.agg_contributory_causes where crash_year between year($start::date)"
+        " and year($end::date) order by crash_year, crash_count desc",
+        {"start": f.start, "end": f.end},
+    )
+
+
+@per_snapshot
+def injuries_by_year(f: CrashFilter) -> pd.DataFrame:
+    return frame(
+        f"select * from {SCHEMA}.agg_injuries_by_road_user where crash_year between year($start::date)"
+        " and year($end::date) order by crash_year, person_count desc",
+        {"start": f.start, "end": f.end},
+    )
+
+
+# --------------------------------------------------------------------------- data quality
+@per_snapshot
+def dq_expectations() -> pd.DataFrame:
+    """The ingestion gate's results per dataset and expectation, over every checked load."""
+    return frame(
+        "select dataset, expectation, column_name, count(*) as loads_checked,"
+        " count(*) filter (where not is_success) as loads_failed, sum(unexpected_count) as unexpected_rows,"
+        " sum(element_count) as rows_checked, max(checked_at) as last_checked"
+        f" from {SCHEMA}.dq_expectations group by all order by loads_failed desc, dataset, expectation, column_name"
+    )
+
+
+@per_snapshot
+def dq_columns(limit: int = 15) -> pd.DataFrame:
+    """The columns with the most garbled (present but untypeable) values, then the most missing."""
+    return frame(
+        "select dataset, column_name, row_count, null_count, null_share, garbled_count"
+        f" from {SCHEMA}.dq_columns order by garbled_count desc, null_share desc limit {int(limit)}"
+    )
+
+
+@per_snapshot
+def dq_loads() -> pd.DataFrame:
+    return frame(f"select * from {SCHEMA}.dq_loads order by loaded_at desc, dataset")
+
+
+# --------------------------------------------------------------------------- model
+@per_snapshot
+def score_summary() -> dict[str, Any]:
+    row = frame(
+        "select count(*) as scored, count(distinct model_version) as versions, max(model_version) as model_version,"
+        " max(scored_at) as scored_at, avg(probability) as mean_probability,"
+        " avg(predicted_hit_and_run::int) as flagged_share"
+        f" from {SCHEMA}.ml_hit_and_run_scores"
+    ).iloc[0]
+    return {k: (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)) for k, v in row.items()}
+
+
+SCORED_YEAR = f"""
+    select s.probability, f.is_hit_and_run as label
+    from {SCHEMA}.ml_hit_and_run_scores s
+    join {SCHEMA}.ml_hit_and_run_features f using (crash_record_id)
+    where f.crash_year = $year and s.model_version = $version
+"""
+
+
+@per_snapshot
+def pr_curve(year: int, version: str, points_: int = 200) -> pd.DataFrame:
+    """Precision and recall at each score threshold on one year, thinned to about `points_` rows."""
+    return frame(
+        f"""
+        with scored as ({SCORED_YEAR}),
+        ranked as (
+            select probability,
+                   sum(label::int) over (order by probability desc rows unbounded preceding) as tp,
+                   row_number() over (order by probability desc) as flagged,
+                   sum(label::int) over () as positives, count(*) over () as n
+            from scored
+        )
+        select probability as threshold, tp / flagged as precision, tp / nullif(positives, 0) as recall
+        from ranked
+        where flagged % greatest(1, n // $points) = 0 or flagged = n
+        order by recall, precision desc
+        """,
+        {"year": year, "version": version, "points": points_},
+    )
+
+
+@per_snapshot
+def calibration(year: int, version: str, bins: int = 10) -> pd.DataFrame:
+    """Mean predicted probability vs observed hit-and-run rate per score decile, on one year."""
+    return frame(
+        f"""
+        with scored as ({SCORED_YEAR})
+        select ntile as bin, count(*) as crashes, avg(probability) as mean_predicted, avg(label::int) as observed
+        from (select *, ntile($bins) over (order by probability) as ntile from scored)
+        group by 1 order by 1
+        """,
+        {"year": year, "version": version, "bins": bins},
+    )
+
+
+@per_snapshot
+def feature_values(column_names: tuple[str, ...], top: int = 40) -> dict[str, list[str]]:
+    """The most frequent values of each categorical feature, for the form's choices."""
+    present = set(columns("ml_hit_and_run_features")["column"])
+    wanted = [c for c in column_names if c in present]
+    if not wanted:
+        return {}
+    union = " union all ".join(
+        f"(select {i} as i, cast({_ident(c)} as varchar) as v, count(*) as n"
+        f" from {SCHEMA}.ml_hit_and_run_features where {_ident(c)} is not null group by 2 order by 3 desc"
+        f" limit {int(top)})"
+        for i, c in enumerate(wanted)
+    )
+    out: dict[str, list[str]] = {c: [] for c in wanted}
+    with connect() as con:
+        for i, value, _ in con.execute(union).fetchall():
+            out[wanted[i]].append(value)
+    return out
+
+
+@per_snapshot
+def feature_medians(column_names: tuple[str, ...]) -> dict[str, float]:
+    present = set(columns("ml_hit_and_run_features")["column"])
+    wanted = [c for c in column_names if c in present]
+    if not wanted:
+        return {}
+    select = ", ".join(f"median({_ident(c)}) as {_ident(c)}" for c in wanted)
+    row = frame(f"select {select} from {SCHEMA}.ml_hit_and_run_features").iloc[0]
+    return {c: float(row[c]) for c in wanted if not pd.isna(row[c])}
+
+
+# --------------------------------------------------------------------------- ops.sqlite
+def run_for_pid(pid: int, since_iso: str) -> runs.RunRecord | None:
+    """The run a process we started recorded (runs.pid is the process that ran it)."""
+    with runs.connect() as con:
+        row = con.execute(
+            "SELECT id FROM runs WHERE pid = ? AND started >= ? ORDER BY id DESC LIMIT 1", (pid, since_iso)
+        ).fetchone()
+    return runs.get_run(int(row["id"])) if row else None
+
+
+def runs_table(limit: int = 20, trigger: str | None = None) -> pd.DataFrame:
+    """Recent runs (optionally of one trigger) with their duration and stages in order."""
+    return _ops_frame(
+        """SELECT r.id, r.job, r.trigger, r.status, r.started, r.ended,
+                  round((julianday(r.ended) - julianday(r.started)) * 86400, 1) AS seconds,
+                  r.schedule_id, r.error,
+                  (SELECT group_concat(name || ':' || status, ' → ')
+                     FROM (SELECT name, status FROM stages s WHERE s.run_id = r.id ORDER BY position)) AS stages
+           FROM runs r WHERE (? IS NULL OR r.trigger = ?) ORDER BY r.id DESC LIMIT ?""",
+        (trigger, trigger, int(limit)),
+    )
+
+
+def event_counts() -> dict[str, int]:
+    with runs.connect() as con:
+        return {r["kind"]: int(r["n"]) for r in con.execute("SELECT kind, count(*) AS n FROM events GROUP BY kind")}

@@ -1,0 +1,58 @@
+"""Small display helpers shared by the pages (formatting, the no-gold-yet message)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from crashes.config import get_settings
+
+
+def gold_missing() -> bool:
+    """True (with a way forward shown) when nothing has been published yet."""
+    if get_settings().gold_path.exists():
+        return False
+    st.warning(
+        f"No gold snapshot at `{get_settings().gold_path}` yet. Run `crashes demo`, or start an "
+        "ingest on the Ingest page: the build publishes gold when it succeeds."
+    )
+    return True
+
+
+def require_gold() -> None:
+    """Stop the page (after the message) when there is no gold to show."""
+    if gold_missing():
+        st.stop()
+
+
+def count(value: Any) -> str:
+    return "–" if value is None or (isinstance(value, float) and pd.isna(value)) else f"{int(value):,}"
+
+
+def share(part: Any, whole: Any) -> str:
+    return f"{part / whole:.1%}" if whole else "–"
+
+
+def size(n_bytes: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n_bytes) < 1024 or unit == "GB":
+            return f"{n_bytes:,.0f} {unit}" if unit == "B" else f"{n_bytes:,.1f} {unit}"
+        n_bytes /= 1024
+    return f"{n_bytes:,.1f} GB"
+
+
+def ago(value: Any, now: datetime | None = None) -> str:
+    """'3.2 hours ago' for a timestamp (naive values are taken as UTC)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "never"
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
+    seconds = ((now or datetime.now(UTC)) - ts.to_pydatetime()).total_seconds()
+    if seconds < 3600:
+        return f"{seconds / 60:,.0f} min ago"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:,.1f} hours ago"
+    return f"{seconds / 86400:,.1f} days ago"
