@@ -46,10 +46,14 @@ class BronzeListing:
             return pd.DataFrame(columns=["load_id", "loaded_at", "complete", "tables", "files", "bytes", "rows"])
         return (
             self.files.groupby(["load_id", "loaded_at", "complete"], as_index=False)
-            .agg(tables=("table", lambda t: ", ".join(sorted(set(t)))), files=("path", "count"),
-                 bytes=("bytes", "sum"), rows=("rows", "sum"))
+            .agg(
+                tables=("table", lambda t: ", ".join(sorted(set(t)))),
+                files=("path", "count"),
+                bytes=("bytes", "sum"),
+                rows=("rows", "sum"),
+            )
             .sort_values("loaded_at", ascending=False)
-        )  # fmt: skip
+        )
 
 
 def open_bronze() -> tuple[AbstractFileSystem, str]:

@@ -92,9 +92,7 @@ def _metrics(url: str) -> tuple[bool, str]:
     response = _get(url)
     if response.status_code != 200:
         return False, f"HTTP {response.status_code}"
-    families = {
-        line.split()[2] for line in response.text.splitlines() if line.startswith("# TYPE crashes_")
-    }
+    families = {line.split()[2] for line in response.text.splitlines() if line.startswith("# TYPE crashes_")}
     if not families:
         return False, "answered, but serves no crashes_* metrics"
     return True, f"HTTP 200, {len(families)} crashes_* metric families"

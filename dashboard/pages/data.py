@@ -19,8 +19,11 @@ def gold_browser() -> None:
     rows = queries.mart_rows()
     marts["rows"] = marts["mart"].map(rows)
     st.dataframe(marts[["mart", "rows", "columns", "description"]], hide_index=True)
-    mart = st.selectbox("Mart", marts["mart"].tolist(), index=marts["mart"].tolist().index("fct_crashes")
-                        if "fct_crashes" in set(marts["mart"]) else 0)  # fmt: skip
+    mart = st.selectbox(
+        "Mart",
+        marts["mart"].tolist(),
+        index=marts["mart"].tolist().index("fct_crashes") if "fct_crashes" in set(marts["mart"]) else 0,
+    )
     info = marts.set_index("mart").loc[mart]
     st.markdown(f"### `marts.{mart}` — {rows.get(mart, 0):,} rows")
     st.markdown(info["description"] or "_no description in the dbt docs_")
@@ -46,6 +49,7 @@ def gold_browser() -> None:
         st.caption(f"{matched:,} of {rows.get(mart, 0):,} rows match; showing {len(preview):,}.")
         st.dataframe(preview, hide_index=True)
 
+
 with gold_tab:
     if not gold_missing():
         gold_browser()
@@ -62,8 +66,13 @@ with bronze_tab:
         cols = st.columns(len(datasets) + 1)
         cols[0].metric("Total size", size(float(listing.files["bytes"].sum())))
         for col, row in zip(cols[1:], datasets.itertuples(), strict=True):
-            col.metric(row.table, f"{int(row.rows or 0):,} rows", f"{row.files} files · {size(row.bytes)}",
-                       delta_color="off", delta_arrow="off")  # fmt: skip
+            col.metric(
+                row.table,
+                f"{int(row.rows or 0):,} rows",
+                f"{row.files} files · {size(row.bytes)}",
+                delta_color="off",
+                delta_arrow="off",
+            )
         st.markdown("**Loads**")
         loads = listing.loads()
         st.dataframe(loads, hide_index=True)
@@ -71,5 +80,6 @@ with bronze_tab:
         table = st.selectbox("Dataset", ["(all)", *datasets["table"]])
         files = listing.files if table == "(all)" else listing.files[listing.files["table"] == table]
         shown = files.assign(size=files["bytes"].map(lambda b: size(float(b))))
-        st.dataframe(pd.DataFrame(shown[["table", "load_id", "loaded_at", "complete", "rows", "size", "path"]]),
-                     hide_index=True)  # fmt: skip
+        st.dataframe(
+            pd.DataFrame(shown[["table", "load_id", "loaded_at", "complete", "rows", "size", "path"]]), hide_index=True
+        )

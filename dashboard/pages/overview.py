@@ -29,8 +29,13 @@ if has_gold:
     cols[2].metric("People injured", count(t["injured"]))
     cols[3].metric("People killed", count(t["killed"]))
     first, last = t["first_day"], t["last_day"]
-    cols[4].metric("Crash dates", f"{t['days']:,} days", f"{first:%Y-%m-%d} … {last:%Y-%m-%d}" if t["days"] else None,
-                   delta_color="off", delta_arrow="off")  # fmt: skip
+    cols[4].metric(
+        "Crash dates",
+        f"{t['days']:,} days",
+        f"{first:%Y-%m-%d} … {last:%Y-%m-%d}" if t["days"] else None,
+        delta_color="off",
+        delta_arrow="off",
+    )
 else:
     st.warning("No gold snapshot yet: run `crashes demo`, or start an ingest on the Ingest page.")
 
@@ -72,8 +77,13 @@ with right:
         facts.append(("gold published", f"{published:%Y-%m-%d %H:%M} UTC", ago(published, now)))
         for r in queries.freshness().itertuples():
             facts.append((f"{r.dataset}: newest crash", f"{r.latest_crash_ts}", "(crash time, Chicago local)"))
-            facts.append((f"{r.dataset}: newest Socrata update", f"{r.latest_source_updated_at}",
-                          ago(r.latest_source_updated_at, now)))  # fmt: skip
+            facts.append(
+                (
+                    f"{r.dataset}: newest Socrata update",
+                    f"{r.latest_source_updated_at}",
+                    ago(r.latest_source_updated_at, now),
+                )
+            )
             facts.append((f"{r.dataset}: last load", f"{r.last_loaded_at}", ago(r.last_loaded_at, now)))
     newest = raw_recorded.get("newest", {})
     if newest:
@@ -90,12 +100,20 @@ else:
     run_id = st.selectbox("Stages of run", recent["id"].tolist(), format_func=lambda i: f"#{i}")
     stages = pd.DataFrame(
         [
-            {"stage": s.name, "status": s.status, "seconds": s.duration_s, "rows in": s.rows_in,
-             "rows out": s.rows_out, "tests passed": s.tests_passed, "tests failed": s.tests_failed,
-             "model": s.model_version, "error": s.error}
+            {
+                "stage": s.name,
+                "status": s.status,
+                "seconds": s.duration_s,
+                "rows in": s.rows_in,
+                "rows out": s.rows_out,
+                "tests passed": s.tests_passed,
+                "tests failed": s.tests_failed,
+                "model": s.model_version,
+                "error": s.error,
+            }
             for s in runs.stages_for(int(run_id))
         ]
-    )  # fmt: skip
+    )
     st.dataframe(stages, hide_index=True)
 
 # ----------------------------------------------------------------------------- model
