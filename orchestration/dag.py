@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from crashes.errors import CrashesError
 from orchestration import runs
 
 
@@ -123,8 +124,8 @@ def ordered(stages: list[Stage]) -> list[Stage]:
 def _error_text(exc: BaseException) -> str:
     """One line a person can act on; the last frame says where, without a whole traceback."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, StageFailed):
-        return text
+    if isinstance(exc, StageFailed | CrashesError):
+        return text  # already written for a person
     frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = f" (at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno})" if frame else ""
     return f"{type(exc).__name__}: {text}{where}"

@@ -18,6 +18,8 @@ from crashes.config import get_settings
 from crashes.gold import connect as gold_connect
 
 FRESHNESS_COLUMNS = ("crash_date", "socrata_updated_at")
+# The data tables of raw (docs/contracts.md); dlt's and the gate's bookkeeping tables are left out.
+RAW_TABLES = ("crashes", "vehicles", "people", "rejected_rows")
 
 
 @dataclass
@@ -71,7 +73,7 @@ def raw_facts(path: Path | None = None) -> LayerFacts:
         return facts
     con = duckdb.connect(str(target), read_only=True)
     try:
-        tables = [t for t in _tables(con, "raw") if not t.startswith("_dlt")]
+        tables = [t for t in _tables(con, "raw") if t in RAW_TABLES]
         facts.rows = _counts(con, "raw", tables)
         if "crashes" in tables:
             cols = [c for c in FRESHNESS_COLUMNS if c in _columns(con, "raw", "crashes")]
