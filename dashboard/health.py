@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import requests
 
 from crashes.config import get_settings
+from crashes.errors import CrashesError
 from crashes.gold import connect
 from dashboard.bronze import BronzeListing, list_bronze
 
@@ -54,6 +55,8 @@ def _timed(name: str, probe: Callable[[], tuple[bool, str]], url: str = "") -> C
     started = time.perf_counter()
     try:
         ok, detail = probe()
+    except CrashesError as exc:
+        ok, detail = False, str(exc)
     except requests.ConnectionError:
         ok, detail = False, "nothing answers there (connection refused or host unknown)"
     except requests.Timeout:

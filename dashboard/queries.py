@@ -175,9 +175,9 @@ def date_bounds() -> tuple[date, date] | None:
 def beats() -> pd.DataFrame:
     """Beats that have crashes, with their district, for the area filter."""
     return frame(
-        "select beat_of_occurrence, try_cast(beat_of_occurrence as integer) // 100 as district"
-        f" from {SCHEMA}.agg_beat_monthly group by all"
-        " order by try_cast(beat_of_occurrence as integer) nulls last, beat_of_occurrence"
+        "select beat_of_occurrence, any_value(try_cast(beat_of_occurrence as integer) // 100) as district"
+        f" from {SCHEMA}.agg_beat_monthly group by 1"
+        " order by any_value(try_cast(beat_of_occurrence as integer)) nulls last, beat_of_occurrence"
     )
 
 
@@ -363,6 +363,20 @@ def injuries_by_year(f: CrashFilter) -> pd.DataFrame:
         " and year($end::date) order by crash_year, person_count desc",
         {"start": f.start, "end": f.end},
     )
+
+
+@per_snapshot
+def flagged_in_period(f: CrashFilter) -> dict[str, int]:
+    """How many crashes of the period the current scores flag, and how many of those were hit-and-runs."""
+    row = frame(
+        "select count(*) as scored, count(*) filter (where s.predicted_hit_and_run) as flagged,"
+        " count(*) filter (where s.predicted_hit_and_run and c.is_hit_and_run) as flagged_true"
+        f" from {SCHEMA}.ml_hit_and_run_scores s"
+        f" join (select crash_record_id, is_hit_and_run from {SCHEMA}.fct_crashes where {CRASH_FILTER}) c"
+        " using (crash_record_id)",
+        filter_params(f),
+    ).iloc[0]
+    return {k: int(v) for k, v in row.items()}
 
 
 # --------------------------------------------------------------------------- data quality

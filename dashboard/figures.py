@@ -1,0 +1,181 @@
+"""Plotly figures for the Explore page, built from the frames `queries` returns.
+
+Maps use MapLibre tiles ("carto-positron"), which need internet; without it the points and
+hexagons still draw on a blank background.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dashboard.queries import HIT_AND_RUN_DIMENSIONS
+
+CHICAGO = {"lat": 41.84, "lon": -87.68}
+MAP_STYLE = "carto-positron"
+WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]  # the portal's 1 = Sunday
+# Hexagon circumradius for the map's hexbins: 0.006° of latitude ≈ 670 m.
+HEX_RADIUS_DEG = 0.006
+
+
+def _map_layout(fig: go.Figure, zoom: float = 9.3) -> go.Figure:
+    fig.update_layout(
+        map={"style": MAP_STYLE, "center": CHICAGO, "zoom": zoom}, margin={"l": 0, "r": 0, "t": 30, "b": 0}, height=560
+    )
+    return fig
+
+
+def over_time(df: pd.DataFrame, grain: str) -> go.Figure:
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_bar(x=df["period"], y=df["crashes"], name="crashes", marker_color="#4c78a8")
+    share = df["hit_and_run"] / df["crashes"].where(df["crashes"] > 0)
+    fig.add_scatter(
+        x=df["period"], y=share, name="hit-and-run share", mode="lines", line_color="#e45756", secondary_y=True
+    )
+    fig.update_yaxes(title_text=f"crashes per {grain}", secondary_y=False)
+    fig.update_yaxes(title_text="hit-and-run share", tickformat=".0%", secondary_y=True, rangemode="tozero")
+    fig.update_layout(title=f"Crashes per {grain}", legend={"orientation": "h"}, height=380, bargap=0.05)
+    return fig
+
+
+def hour_weekday(df: pd.DataFrame) -> go.Figure:
+    grid = (
+        df.pivot_table(index="day_of_week", columns="hour", values="crashes", aggfunc="sum")
+        .reindex(index=range(1, 8), columns=range(24))
+        .fillna(0)
+    )
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid.values,
+            x=list(range(24)),
+            y=WEEKDAYS,
+            colorscale="Blues",
+            hovertemplate="%{y} %{x}:00 — %{z:,} crashes<extra></extra>",
+        )
+    )
+    fig.update_layout(title="Crashes by hour and weekday", xaxis_title="hour", height=330)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def hexagon(lng: float, lat: float, radius_deg: float) -> list[list[float]]:
+    """A pointy-top hexagon around a center, in lng/lat (x was scaled by cos(latitude))."""
+    scale = math.cos(math.radians(CHICAGO["lat"]))
+    ring = [
+        [lng + radius_deg * math.cos(math.radians(a)) / scale, lat + radius_deg * math.sin(math.radians(a))]
+        for a in range(90, 450, 60)
+    ]
+    return [*ring, ring[0]]
+
+
+def hexbin_map(df: pd.DataFrame, radius_deg: float = HEX_RADIUS_DEG) -> go.Figure:
+    ids = [f"{i}:{j}" for i, j in zip(df["i"], df["j"], strict=True)]
+    features = [
+        {"type": "Feature", "id": hid, "geometry": {"type": "Polygon", "coordinates": [hexagon(x, y, radius_deg)]}}
+        for hid, x, y in zip(ids, df["center_lng"], df["center_lat"], strict=True)
+    ]
+    fig = go.Figure(
+        go.Choroplethmap(
+            geojson={"type": "FeatureCollection", "features": features},
+            locations=ids,
+            z=df["crashes"],
+            customdata=df[["hit_and_run_share"]],
+            colorscale="YlOrRd",
+            marker_opacity=0.65,
+            marker_line_width=0,
+            colorbar_title="crashes",
+            hovertemplate="%{z:,} crashes<br>hit-and-run %{customdata[0]:.0%}<extra></extra>",
+        )
+    )
+    fig.update_layout(title=f"Crashes per hexagon ({radius_deg * 111:.1f} km across flats ≈ {radius_deg * 192:.1f})")
+    return _map_layout(fig)
+
+
+def points_map(df: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    for flag, name, color in ((False, "other", "#4c78a8"), (True, "hit-and-run", "#e45756")):
+        part = df[df["is_hit_and_run"] == flag]
+        fig.add_scattermap(
+            lat=part["latitude"],
+            lon=part["longitude"],
+            mode="markers",
+            name=name,
+            marker={"size": 5, "color": color, "opacity": 0.6},
+            text=part["first_crash_type"] + " · beat " + part["beat_of_occurrence"].fillna("?"),
+        )
+    fig.update_layout(title="Crash locations (sample)", legend={"orientation": "h"})
+    return _map_layout(fig, zoom=9.5)
+
+
+def beats_map(df: pd.DataFrame) -> go.Figure:
+    biggest = max(1, int(df["crashes"].max())) if len(df) else 1
+    fig = go.Figure(
+        go.Scattermap(
+            lat=df["latitude"],
+            lon=df["longitude"],
+            mode="markers",
+            marker={
+                "size": 6 + 24 * (df["crashes"] / biggest) ** 0.5,
+                "color": df["hit_and_run_share"],
+                "colorscale": "RdYlBu_r",
+                "colorbar": {"title": "hit-and-run", "tickformat": ".0%"},
+                "opacity": 0.8,
+            },
+            text=df["beat"],
+            customdata=df[["crashes", "hit_and_run_share"]],
+            hovertemplate="beat %{text}: %{customdata[0]:,} crashes, hit-and-run %{customdata[1]:.0%}<extra></extra>",
+        )
+    )
+    fig.update_layout(title="Crashes by police beat (marker at the beat's mean location)")
+    return _map_layout(fig)
+
+
+def hit_and_run_shares(df: pd.DataFrame, top: int = 8) -> go.Figure:
+    names = list(HIT_AND_RUN_DIMENSIONS)
+    fig = make_subplots(
+        rows=2,
+        cols=2,
+        subplot_titles=[HIT_AND_RUN_DIMENSIONS[n] for n in names],
+        horizontal_spacing=0.28,
+        vertical_spacing=0.12,
+    )
+    for k, name in enumerate(names):
+        part = df[df["dimension"] == name].nlargest(top, "crashes").sort_values("hit_and_run_share")
+        fig.add_bar(
+            x=part["hit_and_run_share"],
+            y=part["value"].str.slice(0, 28),
+            orientation="h",
+            showlegend=False,
+            text=part["crashes"].map("{:,}".format),
+            textposition="auto",
+            marker_color="#e45756",
+            hovertemplate="%{y}: %{x:.1%} of %{text} crashes<extra></extra>",
+            row=k // 2 + 1,
+            col=k % 2 + 1,
+        )
+    fig.update_xaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_layout(title="Hit-and-run share (bar text: crashes)", height=640, margin={"l": 10, "r": 10})
+    return fig
+
+
+def injuries_by_road_user(df: pd.DataFrame) -> go.Figure:
+    rate = df["injured"] / df["people"].where(df["people"] > 0)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["People injured", "Share injured"])
+    fig.add_bar(x=df["road_user"], y=df["injured"], name="injured", marker_color="#f58518", row=1, col=1)
+    fig.add_bar(x=df["road_user"], y=df["killed"], name="killed", marker_color="#54278f", row=1, col=1)
+    fig.add_bar(
+        x=df["road_user"],
+        y=rate,
+        name="injury rate",
+        marker_color="#72b7b2",
+        showlegend=False,
+        text=rate.map("{:.0%}".format),
+        row=1,
+        col=2,
+    )
+    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    fig.update_layout(title="Injuries by road user", barmode="group", height=360, legend={"orientation": "h"})
+    return fig

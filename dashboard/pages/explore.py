@@ -1,0 +1,49 @@
+"""Explore: crashes over time, by hour × weekday, on a map (hexbins, points or beats), the
+hit-and-run share by conditions, and injuries by road user, for a chosen period and area."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import figures, queries
+from dashboard.filters import crash_filter
+from dashboard.ui import count, require_gold, share
+
+POINT_SAMPLE = 5000
+
+st.title("Explore")
+require_gold()
+f = crash_filter("explore")
+if f is None:
+    st.stop()
+
+h = queries.headline(f)
+cols = st.columns(5)
+cols[0].metric("Crashes", count(h["crashes"]))
+cols[1].metric("Hit-and-run", count(h["hit_and_run"]), share(h["hit_and_run"], h["crashes"]), delta_color="off")
+cols[2].metric("Crashes with injuries", count(h["injury_crashes"]))
+cols[3].metric("People injured", count(h["injured"]))
+cols[4].metric("People killed", count(h["killed"]))
+st.caption(f"Filter: {f.describe()}")
+if not h["crashes"]:
+    st.info("No crashes match this period and area.")
+    st.stop()
+
+grain = st.segmented_control("Group by", queries.GRAINS, default="week", key="explore_grain") or "week"
+st.plotly_chart(figures.over_time(queries.over_time(f, grain), grain))
+st.plotly_chart(figures.hour_weekday(queries.hour_weekday(f)))
+
+mode = st.segmented_control("Map", ["hexbins", "points", "beats"], default="hexbins", key="explore_map") or "hexbins"
+if mode == "hexbins":
+    st.plotly_chart(figures.hexbin_map(queries.hexbins(f, figures.HEX_RADIUS_DEG)))
+elif mode == "points":
+    sample, total = queries.points(f, POINT_SAMPLE)
+    st.caption(f"Showing {len(sample):,} of {total:,} located crashes (a fixed pseudo-random sample).")
+    st.plotly_chart(figures.points_map(sample))
+else:
+    st.plotly_chart(figures.beats_map(queries.by_beat(f)))
+
+st.plotly_chart(figures.hit_and_run_shares(queries.hit_and_run_by(f)))
+injuries = queries.injuries_by_road_user(f)
+st.plotly_chart(figures.injuries_by_road_user(injuries))
+st.dataframe(injuries, hide_index=True)
