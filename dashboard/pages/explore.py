@@ -20,7 +20,9 @@ if f is None:
 h = queries.headline(f)
 cols = st.columns(5)
 cols[0].metric("Crashes", count(h["crashes"]))
-cols[1].metric("Hit-and-run", count(h["hit_and_run"]), share(h["hit_and_run"], h["crashes"]), delta_color="off")
+cols[1].metric(
+    "Hit-and-run", count(h["hit_and_run"]), share(h["hit_and_run"], h["crashes"]), delta_color="off", delta_arrow="off"
+)
 cols[2].metric("Crashes with injuries", count(h["injury_crashes"]))
 cols[3].metric("People injured", count(h["injured"]))
 cols[4].metric("People killed", count(h["killed"]))

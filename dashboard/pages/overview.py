@@ -25,7 +25,13 @@ if has_gold:
     t = queries.totals()
     cols = st.columns(5)
     cols[0].metric("Crashes", count(t["crashes"]))
-    cols[1].metric("Hit-and-run", count(t["hit_and_run"]), share(t["hit_and_run"], t["crashes"]), delta_color="off")
+    cols[1].metric(
+        "Hit-and-run",
+        count(t["hit_and_run"]),
+        share(t["hit_and_run"], t["crashes"]),
+        delta_color="off",
+        delta_arrow="off",
+    )
     cols[2].metric("People injured", count(t["injured"]))
     cols[3].metric("People killed", count(t["killed"]))
     first, last = t["first_day"], t["last_day"]

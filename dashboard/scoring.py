@@ -1,0 +1,207 @@
+"""Scoring crashes a user supplies: one from the Model page's form, or a CSV of many.
+
+An uploaded CSV is checked column by column (set-based, pandas) against what the feature mart
+holds — hours 0–23, days 1–7, months 1–12, coordinates inside Chicago, Y/N flags — and every
+row that fails is reported with its line, column, value and reason; the rest are scored. A file
+that cannot be read at all is one clear message. The model itself is the ml package's.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from crashes.errors import CrashesError
+
+# Feature-mart columns a user may give, with what a valid value is (docs/contracts.md).
+INTEGER_RANGES: dict[str, tuple[int, int]] = {
+    "crash_hour": (0, 23),
+    "crash_day_of_week": (1, 7),
+    "crash_month": (1, 12),
+    "posted_speed_limit": (0, 99),
+    "num_units": (1, 99),
+    "lane_cnt": (0, 99),
+}
+FLOAT_RANGES: dict[str, tuple[float, float]] = {"latitude": (41.64, 42.03), "longitude": (-87.95, -87.52)}
+BOOLEANS = ("is_intersection_related", "is_private_property", "is_work_zone", "is_crash_date_estimated")
+CATEGORIES = (
+    "beat_of_occurrence",
+    "traffic_control_device",
+    "device_condition",
+    "weather_condition",
+    "lighting_condition",
+    "first_crash_type",
+    "trafficway_type",
+    "alignment",
+    "roadway_surface_cond",
+    "road_defect",
+    "street_direction",
+    "street_name",
+)
+KNOWN = (*INTEGER_RANGES, *FLOAT_RANGES, *BOOLEANS, *CATEGORIES)
+ID_COLUMN = "crash_record_id"
+TRUE, FALSE = {"y", "yes", "true", "1", "t"}, {"n", "no", "false", "0", "f"}
+MAX_ROWS = 100_000
+
+
+@dataclass
+class Checked:
+    """What an uploaded file holds: rows fit to score, and the problems that excluded others."""
+
+    rows: pd.DataFrame
+    problems: pd.DataFrame
+    ignored_columns: list[str] = field(default_factory=list)
+    total_rows: int = 0
+
+    @property
+    def bad_rows(self) -> int:
+        return int(self.problems["line"].nunique()) if len(self.problems) else 0
+
+
+def read_csv(data: bytes) -> pd.DataFrame:
+    """Every cell as text (nothing guessed yet); a file that is not a CSV is one message."""
+    if not data.strip():
+        raise CrashesError("the file is empty")
+    try:
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except UnicodeDecodeError:
+        raise CrashesError("the file is not UTF-8 text: export it as CSV (UTF-8)") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise CrashesError(f"the file is not a readable CSV: {' '.join(str(exc).split())[:200]}") from None
+    if len(frame) > MAX_ROWS:
+        raise CrashesError(f"the file has {len(frame):,} rows; upload at most {MAX_ROWS:,} at a time")
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    return frame
+
+
+def _problems(mask: pd.Series, raw: pd.Series, column: str, reason: str) -> pd.DataFrame:
+    bad = mask[mask].index
+    return pd.DataFrame({"line": bad + 2, "column": column, "value": raw.loc[bad].values, "problem": reason})
+
+
+def check(frame: pd.DataFrame) -> Checked:
+    """Type every known column; rows with a value that is present but invalid are set aside."""
+    present = [c for c in KNOWN if c in frame.columns]
+    if not present:
+        raise CrashesError(
+            "no feature columns found: the header needs some of " + ", ".join(KNOWN[:8]) + ", … (see the form)"
+        )
+    typed = pd.DataFrame(index=frame.index)
+    found: list[pd.DataFrame] = []
+    for column in present:
+        raw = frame[column].str.strip()
+        given = raw != ""
+        if column in INTEGER_RANGES:
+            low, high = INTEGER_RANGES[column]
+            number = pd.to_numeric(raw.where(given), errors="coerce")
+            whole = number.notna() & (number % 1 == 0)
+            found.append(_problems(given & ~whole, raw, column, "not a whole number"))
+            found.append(_problems(whole & ~number.between(low, high), raw, column, f"outside {low}–{high}"))
+            typed[column] = number.where(whole & number.between(low, high)).astype("Int64")
+        elif column in FLOAT_RANGES:
+            low, high = FLOAT_RANGES[column]
+            number = pd.to_numeric(raw.where(given), errors="coerce")
+            found.append(_problems(given & number.isna(), raw, column, "not a number"))
+            found.append(
+                _problems(number.notna() & ~number.between(low, high), raw, column, f"outside Chicago ({low}…{high})")
+            )
+            typed[column] = number.where(number.between(low, high))
+        elif column in BOOLEANS:
+            lower = raw.str.lower()
+            found.append(_problems(given & ~lower.isin(TRUE | FALSE), raw, column, "not Y/N (or true/false)"))
+            typed[column] = lower.isin(TRUE)
+        else:
+            typed[column] = raw.str.upper().where(given)
+    problems = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
+    problems = problems.sort_values(["line", "column"]).reset_index(drop=True) if len(problems) else problems
+    bad_index = set(problems["line"] - 2) if len(problems) else set()
+    keep = ~typed.index.isin(list(bad_index))
+    if ID_COLUMN in frame.columns:
+        typed.insert(0, ID_COLUMN, frame[ID_COLUMN])
+    ignored = [c for c in frame.columns if c not in KNOWN and c != ID_COLUMN]
+    empty = pd.DataFrame(columns=["line", "column", "value", "problem"])
+    return Checked(typed[keep], problems if len(problems) else empty, ignored, len(frame))
+
+
+def record(values: dict[str, Any]) -> dict[str, Any]:
+    """A form's values as one feature record (unset values left out, so ml imputes them)."""
+    return {k: v for k, v in values.items() if k in KNOWN and v is not None and v != ""}
+
+
+# --------------------------------------------------------------------------- the ml package's model
+FRAME_SCORERS = ("score_frame", "predict_frame", "predict_many", "score_records")
+ONE_BY_ONE_LIMIT = 2_000
+
+
+@dataclass(frozen=True)
+class Scored:
+    probability: float
+    decision: bool | None
+    contributions: pd.DataFrame  # feature, contribution (log-odds), largest effect first
+    model_version: str | None
+
+
+def _contributions(raw: Any) -> pd.DataFrame:
+    if isinstance(raw, pd.Series):
+        raw = raw.to_dict()
+    if isinstance(raw, pd.DataFrame):
+        frame = raw.copy()
+    elif isinstance(raw, dict):
+        frame = pd.DataFrame({"feature": list(raw), "contribution": [float(v) for v in raw.values()]})
+    elif isinstance(raw, list | tuple) and raw and isinstance(raw[0], dict):
+        frame = pd.DataFrame(raw)
+    elif isinstance(raw, list | tuple):
+        frame = pd.DataFrame(list(raw), columns=["feature", "contribution"])
+    else:
+        return pd.DataFrame(columns=["feature", "contribution"])
+    frame = frame.rename(columns={frame.columns[0]: "feature", frame.columns[1]: "contribution"})
+    frame = frame[frame["feature"].astype(str).str.lower() != "bias"]
+    return frame.reindex(frame["contribution"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+
+
+def predict(values: dict[str, Any]) -> Scored:
+    """Score one hypothetical crash with the current model (`ml.score.predict_one`)."""
+    from ml.score import predict_one
+
+    prediction = predict_one(record(values))
+    decision = next(
+        (
+            getattr(prediction, a)
+            for a in ("predicted", "label", "decision", "is_hit_and_run")
+            if isinstance(getattr(prediction, a, None), bool)
+        ),
+        None,
+    )
+    return Scored(
+        probability=float(prediction.probability),
+        decision=decision,
+        contributions=_contributions(getattr(prediction, "contributions", None)),
+        model_version=getattr(prediction, "model_version", None),
+    )
+
+
+def score_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Probabilities for checked rows: ml's frame scorer when it has one, else one by one
+    (capped). Returns the rows with `probability` and how they were scored."""
+    import ml.score as ml_score
+
+    features = rows.drop(columns=[ID_COLUMN], errors="ignore")
+    for name in FRAME_SCORERS:
+        scorer = getattr(ml_score, name, None)
+        if callable(scorer):
+            scored = scorer(features)
+            probability = scored["probability"] if isinstance(scored, pd.DataFrame) else scored
+            return rows.assign(probability=list(probability)), f"ml.score.{name}"
+    if len(rows) > ONE_BY_ONE_LIMIT:
+        raise CrashesError(
+            f"this model can only score crashes one at a time here (ml.score has no frame scorer); "
+            f"upload at most {ONE_BY_ONE_LIMIT:,} rows"
+        )
+    probabilities = [
+        ml_score.predict_one({k: v for k, v in r.items() if not pd.isna(v)}).probability
+        for r in features.to_dict(orient="records")
+    ]
+    return rows.assign(probability=probabilities), "ml.score.predict_one per row"

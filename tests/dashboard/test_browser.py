@@ -1,0 +1,55 @@
+"""The real server in a real browser: `streamlit run` on a free port, headless Chromium on the
+overview, and the figures it renders are the marts' figures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+import requests
+
+from dashboard.launch import streamlit_command
+from tests.dashboard.browser import chromium, open_page
+from tests.dashboard.conftest import Demo, free_port
+
+
+def test_overview_renders_real_numbers_in_chromium(demo: Demo, tmp_path) -> None:  # noqa: ANN001
+    if chromium() is None:
+        pytest.skip("Debian chromium is not installed (.ci/run installs it)")
+    port = free_port()
+    env = {**os.environ, "CRASHES_HOME": str(demo.home)}
+    server = subprocess.Popen(streamlit_command(port), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).text == "ok":
+                    break
+            except requests.ConnectionError:
+                pass
+            assert server.poll() is None, server.stdout.read().decode() if server.stdout else "server exited"
+            assert time.monotonic() < deadline, "streamlit did not answer /_stcore/health within 60 s"
+            time.sleep(0.5)
+
+        crashes, hit_and_run, killed = demo.sql(
+            "select sum(crash_count), sum(hit_and_run_count), sum(injuries_fatal) from marts.agg_crashes_daily"
+        )[0]
+        marts = demo.one("select count(*) from duckdb_tables() where schema_name = 'marts'")
+        with open_page(f"http://127.0.0.1:{port}/") as page:
+            text = page.wait_for(lambda t: "Health" in t and "Current model" in t, timeout=90)
+            page.screenshot(tmp_path / "overview.png")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        assert lines[lines.index("Crashes") + 1] == f"{crashes:,}"
+        assert lines[lines.index("Hit-and-run") + 1] == f"{hit_and_run:,}"
+        assert lines[lines.index("People killed") + 1] == f"{killed:,}"
+        assert f"OK · opened read-only: {marts} marts" in text
+        assert (tmp_path / "overview.png").stat().st_size > 10_000
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
