@@ -129,9 +129,16 @@ def parse_job_args(job: str, args: str | None) -> dict[str, Any]:
 
 
 def run_job(
-    job: str, args: str | None, *, trigger: str, schedule_id: int | None = None, log_format: str = "plain"
+    job: str,
+    args: str | None,
+    *,
+    trigger: str,
+    schedule_id: int | None = None,
+    log_format: str = "plain",
+    wait: bool = True,
 ) -> RunResult:
-    """Run a scheduled job; waits for a run in progress rather than skipping the slot."""
+    """Run a job by name with `--args`-style arguments (the scheduler, the dashboard). Scheduled
+    jobs wait for a run in progress rather than skip their slot."""
     parsed = parse_job_args(job, args)
     if job == "train":
         return run_stages(
@@ -140,7 +147,7 @@ def run_job(
             stages.training,
             trigger=trigger,
             log_format=log_format,
-            wait=True,
+            wait=wait,
             schedule_id=schedule_id,
         )
     return run_pipeline(
@@ -150,7 +157,7 @@ def run_job(
         base_url=parsed.get("base_url"),
         train=bool(parsed.get("train")),
         log_format=log_format,
-        wait=True,
+        wait=wait,
         trigger=trigger,
         schedule_id=schedule_id,
     )

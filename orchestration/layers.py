@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from fsspec import AbstractFileSystem
 
 from crashes.config import get_settings
 from crashes.gold import connect as gold_connect
@@ -107,10 +108,8 @@ def gold_facts() -> LayerFacts:
 def bronze_facts() -> LayerFacts:
     """Parquet files and rows per dataset folder in bronze (footers only, no data read)."""
     import pyarrow.parquet as pq
-    from fsspec.core import url_to_fs
 
-    url = get_settings().bronze_url
-    fs, root = url_to_fs(url, **_storage_options(url))
+    fs, root = bronze_filesystem()
     facts = LayerFacts(source="bronze")
     if not fs.exists(root):
         return facts
@@ -123,6 +122,14 @@ def bronze_facts() -> LayerFacts:
             facts.rows[table] = facts.rows.get(table, 0) + pq.ParquetFile(fh).metadata.num_rows
         facts.files[table] = facts.files.get(table, 0) + 1
     return facts
+
+
+def bronze_filesystem() -> tuple[AbstractFileSystem, str]:
+    """An fsspec filesystem and root path for bronze (local folder or s3://, e.g. MinIO)."""
+    from fsspec.core import url_to_fs
+
+    url = get_settings().bronze_url
+    return url_to_fs(url, **_storage_options(url))
 
 
 def _storage_options(url: str) -> dict[str, Any]:
