@@ -14,12 +14,9 @@ from datetime import UTC, datetime
 import pandas as pd
 import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
-from fsspec.core import url_to_fs
 
 from crashes.config import get_settings
-
-# Until orchestration.layers exposes a public way to open bronze (see the dashboard issue note).
-from orchestration.layers import _storage_options
+from orchestration.layers import bronze_filesystem
 
 
 @dataclass(frozen=True)
@@ -56,12 +53,6 @@ class BronzeListing:
         )
 
 
-def open_bronze() -> tuple[AbstractFileSystem, str]:
-    url = get_settings().bronze_url
-    fs, root = url_to_fs(url, **_storage_options(url))
-    return fs, root.rstrip("/")
-
-
 def _load_time(load_id: str) -> datetime | None:
     """dlt's load ids are the epoch seconds when the load started."""
     try:
@@ -91,7 +82,8 @@ def list_bronze() -> BronzeListing:
     """Every data file in bronze with its load and size; an unreachable bronze says why."""
     url = get_settings().bronze_url
     try:
-        fs, root = open_bronze()
+        fs, root = bronze_filesystem()
+        root = root.rstrip("/")
         if not fs.exists(root):
             return BronzeListing(url, pd.DataFrame(), error=f"{url} does not exist yet (nothing ingested)")
         found = fs.glob(f"{root}/**/*.parquet", detail=True)

@@ -2,15 +2,16 @@
 
 A run takes minutes and holds the pipeline lock; doing it inside Streamlit's script thread would
 freeze the page and die with the session. So the page starts `python -m dashboard.jobs ...`,
-which calls the orchestration engine with trigger "dashboard" (the CLI's `crashes run` records
-trigger "cli" and has no train-only job), and the page follows the run in ops.sqlite by the
-child's pid. Output goes to a log file under CRASHES_HOME/dashboard/jobs/ for the page to show.
+which runs the job through `orchestration.flow.run_job` (the scheduler's entry point) with
+trigger "dashboard" (the CLI's `crashes run` records "cli" and has no train-only job), and the
+page follows the run in ops.sqlite by the child's pid. Output goes to a log file under
+CRASHES_HOME/dashboard/jobs/ for the page to show.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -104,30 +105,15 @@ def start(argv: list[str]) -> StartedJob:
 
 
 def _main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dashboard.jobs", description=__doc__)
-    parser.add_argument("job", choices=JOBS)
-    parser.add_argument("--since", type=date.fromisoformat)
-    parser.add_argument("--until", type=date.fromisoformat)
-    parser.add_argument("--datasets")
-    parser.add_argument("--base-url")
-    parser.add_argument("--train", action="store_true")
-    ns = parser.parse_args(argv)
-    from orchestration.flow import run_pipeline, run_stages
-    from orchestration.stages import training
+    """In the child: run the job through the scheduler's entry point, recorded as "dashboard",
+    refusing (not waiting) if another run holds the pipeline lock."""
+    if not argv or argv[0] not in JOBS:
+        print(f"usage: python -m dashboard.jobs {{{','.join(JOBS)}}} [job arguments]", flush=True)
+        return 2
+    from orchestration.flow import run_job
 
     try:
-        if ns.job == "train":
-            result = run_stages("train", {}, training, trigger="dashboard", log_format="plain")
-        else:
-            result = run_pipeline(
-                since=ns.since,
-                until=ns.until,
-                datasets=ns.datasets,
-                base_url=ns.base_url,
-                train=ns.train,
-                log_format="plain",
-                trigger="dashboard",
-            )
+        result = run_job(argv[0], shlex.join(argv[1:]), trigger="dashboard", wait=False, log_format="plain")
     except CrashesError as exc:
         print(f"error: {exc}", flush=True)
         return exc.exit_code

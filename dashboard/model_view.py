@@ -10,8 +10,7 @@ reasonable change in how ml nests them does not blank the page.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -76,10 +75,8 @@ def _first(meta: dict[str, Any], *keys: str) -> Any:
 
 
 @dataclass(frozen=True)
-class ModelView:
-    version: str
-    path: Path
-    metadata: dict[str, Any] = field(default_factory=dict)
+class ModelView(ModelInfo):
+    """A registered model with what its pages show (orchestration's ModelInfo reads the files)."""
 
     @property
     def created(self) -> str | None:
@@ -151,6 +148,8 @@ def versions() -> pd.DataFrame:
     current = current_model()
     rows = []
     for meta_file in sorted(models.glob("*/metadata.json")):
+        if meta_file.parent.is_symlink():  # the `current` pointer, not a version of its own
+            continue
         try:
             meta = json.loads(meta_file.read_text())
         except (OSError, ValueError):

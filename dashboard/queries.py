@@ -25,13 +25,14 @@ if TYPE_CHECKING:
 
 SCHEMA = "marts"
 
-# The crashes a filter selects; every filtered query reads `marts.fct_crashes` through this.
-CRASH_FILTER = """
-    crash_date between $start and $end
-    and (len($districts::integer[]) = 0
-         or list_contains($districts::integer[], try_cast(beat_of_occurrence as integer) // 100))
+# The area a filter selects (any table with beat_of_occurrence), and the crashes it selects;
+# every filtered query reads `marts.fct_crashes` through CRASH_FILTER.
+AREA_FILTER = """
+    (len($districts::integer[]) = 0
+     or list_contains($districts::integer[], try_cast(beat_of_occurrence as integer) // 100))
     and (len($beats::varchar[]) = 0 or list_contains($beats::varchar[], beat_of_occurrence))
 """
+CRASH_FILTER = f"crash_date between $start and $end and {AREA_FILTER}"
 
 
 def filter_params(f: CrashFilter) -> dict[str, Any]:
@@ -338,11 +339,7 @@ def daily(f: CrashFilter) -> pd.DataFrame:
 def beat_monthly(f: CrashFilter) -> pd.DataFrame:
     return frame(
         f"select * from {SCHEMA}.agg_beat_monthly where month_start between date_trunc('month', $start::date)"
-        " and $end::date"
-        " and (len($districts::integer[]) = 0"
-        "      or list_contains($districts::integer[], try_cast(beat_of_occurrence as integer) // 100))"
-        " and (len($beats::varchar[]) = 0 or list_contains($beats::varchar[], beat_of_occurrence))"
-        " order by month_start, beat_of_occurrence",
+        f" and $end::date and {AREA_FILTER} order by month_start, beat_of_occurrence",
         filter_params(f),
     )
 

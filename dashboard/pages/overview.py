@@ -128,6 +128,6 @@ model = current_model()
 if model is None:
     st.info("No model registered yet: the next pipeline run trains one (or use the Model page).")
 else:
-    st.markdown(f"**{model.version}** — {model.describe()}")
+    st.markdown(f"**{model.describe()}**")
     if model.test_metrics:
         st.dataframe(pd.DataFrame([model.test_metrics]), hide_index=True)
