@@ -63,7 +63,7 @@ class Query:
     fields: list[str]
     where: str = "TRUE"
     params: list[Any] = field(default_factory=list)
-    order: str = '"__id"'
+    order: list[tuple[str, str]] = field(default_factory=lambda: [('"__id"', "ASC NULLS LAST")])
     limit: int = DEFAULT_LIMIT
     offset: int = 0
 
@@ -300,10 +300,10 @@ def compile_select(text: str | None, columns: Columns) -> list[str]:
     return out
 
 
-def compile_order(text: str | None, columns: Columns) -> str:
-    """`a, b desc` → ORDER BY on the typed fields (nulls last ascending, first descending, as Socrata)."""
+def compile_order(text: str | None, columns: Columns) -> list[tuple[str, str]]:
+    """`a, b desc` → (typed field, direction) pairs; nulls last ascending, first descending (Socrata)."""
     if text is None or not text.strip():
-        return columns.sql_name(":id")
+        return [(columns.sql_name(":id"), "ASC NULLS LAST")]
     parts = []
     for item in (p.strip() for p in text.split(",")):
         m = re.fullmatch(r"(:?@?[A-Za-z_][A-Za-z0-9_]*|`[^`]+`)(?:\s+(asc|desc))?", item, re.IGNORECASE)
@@ -311,8 +311,8 @@ def compile_order(text: str | None, columns: Columns) -> str:
             raise SoqlError(f"Unsupported $order item {item!r}: use column [ASC|DESC]")
         name = columns.resolve(m.group(1))
         desc = (m.group(2) or "asc").lower() == "desc"
-        parts.append(f"{columns.typed(name)} {'DESC NULLS FIRST' if desc else 'ASC NULLS LAST'}")
-    return ", ".join(parts)
+        parts.append((columns.typed(name), "DESC NULLS FIRST" if desc else "ASC NULLS LAST"))
+    return parts
 
 
 def _int(value: str | None, name: str, default: int, maximum: int | None = None) -> int:

@@ -4,17 +4,23 @@ Each table holds the dataset's fields as VARCHAR (as Socrata delivers them) plus
 `__id`, `__created_at`, `__updated_at`. Records without Socrata's system fields (files, generated
 data) get a deterministic `:updated_at`: crash_date plus a delay of hours to days drawn from the
 key's hash, and for ~5 % a later amendment, so an incremental cursor has something to catch.
-Pages are serialised to JSON by DuckDB itself (one string per row, nulls omitted).
+Rows are inserted in the paging order clients use (`:updated_at, key`; upserts append later
+stamps), so their rowids follow it. A request first finds the rowids of its page (a query's
+ordered rowids are cached until the data changes, so paging costs one sort), then DuckDB
+serialises just those rows to JSON (one string per row, nulls omitted); a page in the usual order
+is a contiguous rowid range, read without scanning the table.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -23,6 +29,7 @@ from ingestion.devserver.soql import Columns, Query
 from ingestion.socrata.settings import DATASETS, DatasetSpec
 
 FILE_SUFFIXES = (".parquet", ".jsonl", ".ndjson", ".json", ".csv")
+CACHED_ORDERS = 16  # ordered position lists kept per store (8 bytes a row each)
 _SYSTEM = {":id": "__id", ":created_at": "__created_at", ":updated_at": "__updated_at"}
 
 
@@ -65,6 +72,12 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _row_id(h: str) -> str:
+    """Socrata-like `row-xxxx-xxxx-xxxx` from a 64-bit hash expression."""
+    x = f"lpad(lower(hex({h})), 16, '0')"
+    return f"'row-' || substr({x}, 1, 4) || '-' || substr({x}, 5, 4) || '-' || substr({x}, 9, 4)"
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -79,6 +92,9 @@ class Store:
         self.specs: dict[str, DatasetSpec] = {}
         self.last_updated = datetime(1970, 1, 1)
         self.loaded_at = _utc_now_ms()
+        self.version: dict[str, int] = {}
+        self._orders: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._orders_lock = threading.Lock()
         self._types: dict[str, dict[str, str]] = load_stats()["types"]
         for name, spec in DATASETS.items():
             self.specs[name] = spec
@@ -91,6 +107,7 @@ class Store:
             f"CREATE OR REPLACE TABLE {_quote('ds_' + spec.name)} ({cols}, __id VARCHAR, "
             "__created_at TIMESTAMP, __updated_at TIMESTAMP)"
         )
+        self.version[spec.name] = 0
         self.columns[spec.name] = Columns(names, self._types.get(spec.name, {}))
 
     def _add_columns(self, cur: duckdb.DuckDBPyConnection, name: str, incoming: list[str]) -> None:
@@ -124,10 +141,9 @@ class Store:
         return f"SELECT {', '.join(exprs)} FROM {relation}"  # noqa: S608 - names quoted, from data
 
     def _system_fields(self, spec: DatasetSpec, names: list[str]) -> str:
-        """SQL for __id/__created_at/__updated_at: given ones are parsed, missing ones derived."""
-        key = _quote(spec.key)
-        ident = f"coalesce({key}, md5(to_json(src)::VARCHAR))"
-        h = f"md5_number({ident} || '#t')"
+        """SQL for __id/__created_at/__updated_at over `__h` (a hash of the key): given ones are
+        parsed, missing ones derived. DuckDB's hash is fast and fixed for the pinned version."""
+        h = "__h"
         base = (
             f"coalesce(TRY_CAST({_quote(spec.date_field)} AS TIMESTAMP), TIMESTAMP '2015-01-01')"
             if spec.date_field in names
@@ -136,7 +152,8 @@ class Store:
         # hours to days after the crash (exponential, mean 30 h); 5 % amended 1-90 days later
         created = f"({base} + to_milliseconds((-ln(1 - (({h} % 1000003) / 1000003.0)) * 108000000)::BIGINT))"
         amend = (
-            f"to_milliseconds(CASE WHEN ({h} // 1000003) % 20 = 0 THEN (({h} // 7) % 7776000000 + 86400000) ELSE 0 END)"
+            f"to_milliseconds(CASE WHEN ({h} // 1000003) % 20 = 0 "
+            f"THEN (({h} // 7) % 7776000000 + 86400000) ELSE 0 END)"
         )
         cap = f"TIMESTAMP '{self.loaded_at.isoformat(sep=' ')}'"
 
@@ -145,14 +162,7 @@ class Store:
 
         created_expr = given(":created_at") or f"least(date_trunc('millisecond', {created}), {cap})"
         updated_expr = given(":updated_at") or f"least(date_trunc('millisecond', {created} + {amend}), {cap})"
-        id_expr = (
-            _quote(":id")
-            if ":id" in names
-            else (
-                f"'row-' || substr(md5({ident}), 1, 4) || '-' || substr(md5({ident}), 5, 4) || '-' "
-                f"|| substr(md5({ident}), 9, 4)"
-            )
-        )
+        id_expr = _quote(":id") if ":id" in names else _row_id(h)
         return f"{id_expr} AS __id, {created_expr} AS __created_at, {updated_expr} AS __updated_at"
 
     def _insert(self, cur: duckdb.DuckDBPyConnection, spec: DatasetSpec, relation: str) -> int:
@@ -162,18 +172,40 @@ class Store:
         self._add_columns(cur, spec.name, names)
         cur.execute(f"CREATE OR REPLACE TEMP VIEW __norm AS {self._normalised_select(spec, relation, schema)}")
         data_cols = [c for c in names if c not in _SYSTEM]
-        target = _quote("ds_" + spec.name)
         key = _quote(spec.key)
-        cur.execute(
-            f"INSERT INTO {target} BY NAME SELECT {', '.join(_quote(c) for c in data_cols)}, "  # noqa: S608
-            f"{self._system_fields(spec, names)} FROM __norm AS src "
-            f"QUALIFY {key} IS NULL OR row_number() OVER (PARTITION BY {key}) = 1"
+        # a record without its key (bad input) still gets a stable id, from its content
+        ident = f"CASE WHEN {key} IS NULL THEN md5(to_json(src)::VARCHAR) ELSE {key} END"
+        # Dedupe only the few repeated keys (unordered paging repeats some): a window over every
+        # row would drag the whole table through a sort.
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE __dups AS SELECT {key} FROM __norm "  # noqa: S608
+                    f"WHERE {key} IS NOT NULL GROUP BY ALL HAVING count(*) > 1")
+        unique = (
+            f"SELECT * FROM __norm WHERE {key} IS NULL OR {key} NOT IN (SELECT {key} FROM __dups) "  # noqa: S608
+            f"UNION ALL SELECT * FROM (SELECT * FROM __norm WHERE {key} IN (SELECT {key} FROM __dups) "
+            f"QUALIFY row_number() OVER (PARTITION BY {key}) = 1)"
         )
-        count = cur.fetchall()[0][0]
+        rows = (
+            f"SELECT {', '.join(_quote(c) for c in data_cols)}, "  # noqa: S608
+            f"{self._system_fields(spec, names)} FROM (SELECT *, hash({ident}) AS __h FROM ({unique}) AS src)"
+        )
+        try:
+            return self._append(cur, spec, rows)
+        finally:
+            cur.execute("DROP TABLE IF EXISTS __dups")
+
+    def _append(self, cur: duckdb.DuckDBPyConnection, spec: DatasetSpec, rows: str, params: list | None = None) -> int:
+        """Insert rows (a SELECT with data and system fields) in paging order, so rowids follow it."""
+        target, key = _quote("ds_" + spec.name), _quote(spec.key)
+        cur.execute(
+            f"INSERT INTO {target} BY NAME SELECT * FROM ({rows}) ORDER BY __updated_at, {key}, __id",  # noqa: S608
+            params or [],
+        )
+        count = int(cur.fetchall()[0][0])
         latest = cur.execute(f"SELECT max(__updated_at) FROM {target}").fetchall()[0][0]  # noqa: S608
         if latest and latest > self.last_updated:
             self.last_updated = latest
-        return int(count)
+        self.version[spec.name] += 1
+        return count
 
     def load_arrow(self, name: str, table: pa.Table) -> int:
         spec = DATASETS[name]
@@ -232,15 +264,14 @@ class Store:
                 )
                 cur.execute(f"DELETE FROM {target} WHERE {key} IN (SELECT {key} FROM __up)")  # noqa: S608
                 ident = f"__up.{key}"
-                cur.execute(
-                    f"INSERT INTO {target} BY NAME SELECT __up.*, "  # noqa: S608
-                    f"coalesce(__prev.__id, 'row-' || substr(md5({ident}), 1, 4) || '-' || "
-                    f"substr(md5({ident}), 5, 4) || '-' || substr(md5({ident}), 9, 4)) AS __id, "
-                    f"coalesce(__prev.__created_at, ?) AS __created_at, ? AS __updated_at "
+                count = self._append(
+                    cur,
+                    spec,
+                    f"SELECT __up.*, coalesce(__prev.__id, {_row_id(f'hash({ident})')}) AS __id, "  # noqa: S608
+                    f"coalesce(__prev.__created_at, ?::TIMESTAMP) AS __created_at, ?::TIMESTAMP AS __updated_at "
                     f"FROM __up LEFT JOIN __prev USING ({key})",
                     [now, now],
                 )
-                count = cur.fetchall()[0][0]
                 cur.execute("COMMIT")
             except Exception:
                 cur.execute("ROLLBACK")
@@ -258,7 +289,7 @@ class Store:
     def table(self, name: str) -> pa.Table:
         """The dataset as served (for tests and demos)."""
         cur = self.con.cursor()
-        return cur.execute(f"SELECT * FROM {_quote('ds_' + name)} ORDER BY __id").to_arrow_table()  # noqa: S608
+        return cur.sql(f"SELECT * FROM {_quote('ds_' + name)} ORDER BY rowid").to_arrow_table()  # noqa: S608
 
     def _json_fields(self, columns: Columns, fields: list[str]) -> str:
         """One JSON object per row: `"k":value` pieces joined by concat_ws, which skips nulls."""
@@ -275,17 +306,39 @@ class Store:
             pieces.append(f"{key} || {value}")
         return "'{' || concat_ws(',', " + ", ".join(pieces) + ") || '}'"
 
+    def _positions(self, name: str, q: Query) -> np.ndarray:
+        """Positions of every matching row in the query's order; cached until the data changes."""
+        order_sql = ", ".join(f"{expr} {direction}" for expr, direction in q.order)
+        key = (name, self.version[name], q.where, repr(q.params), order_sql)
+        with self._orders_lock:
+            if key in self._orders:
+                self._orders.move_to_end(key)
+                return self._orders[key]
+        cur = self.con.cursor()
+        sql = f"SELECT rowid AS pos FROM {_quote('ds_' + name)} WHERE {q.where} ORDER BY {order_sql}, rowid"  # noqa: S608
+        positions = cur.execute(sql, q.params).fetchnumpy()["pos"]
+        positions = np.asarray(positions, dtype=np.int64)
+        with self._orders_lock:
+            self._orders[key] = positions
+            while len(self._orders) > CACHED_ORDERS:
+                self._orders.popitem(last=False)
+        return positions
+
     def query(self, name: str, q: Query) -> tuple[bytes, int]:
         """A page as a JSON array (bytes) and its row count."""
-        columns = self.columns[name]
-        sql = (
-            f"SELECT {self._json_fields(columns, q.fields)} AS js FROM {_quote('ds_' + name)} "  # noqa: S608
-            f"WHERE {q.where} ORDER BY {q.order} LIMIT {int(q.limit)} OFFSET {int(q.offset)}"
-        )
-        cur = self.con.cursor()
-        rows = cur.sql(sql, params=q.params).to_arrow_table().column("js")
-        n = len(rows)
-        if n == 0:
+        page = self._positions(name, q)[q.offset : q.offset + q.limit]
+        if len(page) == 0:
             return b"[]", 0
-        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, n], pa.int32()), rows.combine_chunks()), ",\n")
-        return b"[" + joined[0].as_buffer().to_pybytes() + b"]\n", n
+        cur = self.con.cursor()
+        sql = (
+            f"SELECT rowid AS pos, {self._json_fields(self.columns[name], q.fields)} AS js "  # noqa: S608
+            f"FROM {_quote('ds_' + name)} WHERE rowid BETWEEN ? AND ? AND rowid IN (SELECT unnest(?::BIGINT[]))"
+        )
+        found = cur.sql(sql, params=[int(page.min()), int(page.max()), page.tolist()]).to_arrow_table()
+        # back into the page's order (the scan returns table order)
+        got = found.column("pos").to_numpy()
+        sorter = np.argsort(got)
+        index = sorter[np.searchsorted(got, page, sorter=sorter)]
+        rows = found.column("js").take(pa.array(index)).combine_chunks()
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), rows), ",\n")
+        return b"".join((b"[", memoryview(joined[0].as_buffer()), b"]\n")), len(rows)
