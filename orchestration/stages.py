@@ -85,7 +85,9 @@ def build() -> Stage:
             tests_failed=getattr(result, "tests_failed", None),
         )
         if not result.ok:
-            raise StageFailed(f"dbt build failed: {outcome.summary}", outcome)
+            problems = list(getattr(result, "problems", None) or [])
+            why = f"{problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "") if problems else ""
+            raise StageFailed(f"dbt build failed: {why or outcome.summary}", outcome)
         return outcome
 
     return Stage("build", run, after=("quality",), description="dbt build, tests, publish gold")
