@@ -254,9 +254,11 @@ class Store:
                     raise ValueError(f"{name}: upserted records need the key {spec.key}")
                 self._add_columns(cur, name, names)
                 cur.execute(
-                    f"CREATE OR REPLACE TEMP TABLE __up AS SELECT * FROM "  # noqa: S608
-                    f"({self._normalised_select(spec, '__incoming', [s for s in schema if s[0] not in _SYSTEM])}) "
-                    f"WHERE {key} IS NOT NULL QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY 1) = 1"
+                    # a key given twice in one batch: the last one wins
+                    f"CREATE OR REPLACE TEMP TABLE __up AS SELECT * EXCLUDE (__n) FROM (SELECT *, "  # noqa: S608
+                    f"row_number() OVER () AS __n FROM "
+                    f"({self._normalised_select(spec, '__incoming', [s for s in schema if s[0] not in _SYSTEM])})) "
+                    f"WHERE {key} IS NOT NULL QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY __n DESC) = 1"
                 )
                 cur.execute(
                     f"CREATE OR REPLACE TEMP TABLE __prev AS SELECT {key}, __id, __created_at FROM {target} "  # noqa: S608

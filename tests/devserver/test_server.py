@@ -250,8 +250,10 @@ def test_serves_a_year_of_real_crashes(shared_data: Path) -> None:
     real = con.execute(f"SELECT count(DISTINCT crash_record_id) FROM read_ndjson_auto('{path}')").fetchall()[0][0]  # noqa: S608
     with gzip.open(path, "rt") as lines:
         record = json.loads(next(lines))
-    with SocrataServer(data_dir=path) as srv:
+    with SocrataServer(data_dir=path, generate_units=True) as srv:
         assert srv.count("crashes") == real
+        assert srv.count("vehicles") / real == pytest.approx(2.0, abs=0.15)  # generated for the real crashes
+        assert srv.count("people") / real == pytest.approx(2.1, abs=0.25)
         rows = requests.get(srv.resource_url("crashes"), timeout=30,
                             params={"$where": f"crash_record_id = '{record['crash_record_id']}'"}).json()
         assert rows == [record]  # exactly as the API delivered it, computed-region field included
@@ -277,3 +279,42 @@ def test_cli_serves_and_prints_url_and_counts(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_keyless_duplicate_and_extra_fields_are_served_like_a_portal_would(tables) -> None:
+    crashes = tables["crashes"].slice(0, 3)
+    odd = pa.table({"crash_date": ["2024-01-05T10:00:00.000"], "brand_new_field": ["x"]})
+    data = pa.concat_tables([crashes, crashes.slice(0, 1), odd], promote_options="default")
+    with SocrataServer(tables={"crashes": data}) as srv:
+        rows = requests.get(srv.resource_url("crashes"), params={"$select": ":*,*"}, timeout=10).json()
+        assert len(rows) == 4  # the repeated key once, the record without a key kept
+        keyless = [r for r in rows if "crash_record_id" not in r]
+        assert len(keyless) == 1 and keyless[0]["brand_new_field"] == "x"
+        assert keyless[0][":id"].startswith("row-")
+        assert len({r[":id"] for r in rows}) == 4
+        by_id = requests.get(srv.resource_url("crashes"), timeout=10,
+                             params={"$where": f":id = '{keyless[0][':id']}'"}).json()
+        assert by_id == [{k: v for k, v in keyless[0].items() if not k.startswith(":")}]
+
+
+def test_upsert_over_http(server: SocrataServer, tables) -> None:
+    record = {"crash_record_id": "e" * 128, "crash_date": "2024-01-09T08:00:00.000", "num_units": "1"}
+    earlier = {**record, "num_units": "9"}
+    response = requests.post(f"{server.url}/_upsert/crashes", json=[earlier, record], timeout=10)
+    assert response.status_code == 200 and response.json() == {"upserted": 1}
+    got = get(server, **{"$where": f"crash_record_id = '{'e' * 128}'"}).json()
+    assert got == [record]
+    assert requests.post(f"{server.url}/_upsert/nope", json=[record], timeout=10).status_code == 400
+
+
+def test_serves_the_linked_csv_sample_with_wkt_points_as_geojson(shared_data: Path) -> None:
+    folder = shared_data / "linked_2021-12_faithhunja"
+    with SocrataServer(data_dir=folder) as srv:
+        counts = {name: srv.count(name) for name in ("crashes", "vehicles", "people")}
+        assert counts == {"crashes": 1000, "vehicles": 1000, "people": 1000}
+        rows = requests.get(srv.resource_url("crashes"), params={"$limit": 1000}, timeout=30).json()
+        located = [r for r in rows if "location" in r]
+        assert located and all(r["location"]["type"] == "Point" for r in located)
+        first = located[0]
+        assert first["location"]["coordinates"][1] == pytest.approx(float(first["latitude"]))
+        assert all("rd_no" in r for r in rows)  # the older export's extra column flows through
