@@ -12,25 +12,18 @@ import time
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from crashes.errors import CrashesError
 from orchestration import runs
 
 
-@dataclass
-class StageOutcome:
-    """What a stage reports: recorded in ops.sqlite and read back by status and metrics."""
+@dataclass(kw_only=True)
+class StageOutcome(runs.StageFigures):
+    """What a stage reports: its figures (recorded in ops.sqlite) and a one-line summary."""
 
     summary: str = ""
-    rows_in: dict[str, int] = field(default_factory=dict)
-    rows_out: dict[str, int] = field(default_factory=dict)
-    tests_passed: int | None = None
-    tests_failed: int | None = None
-    expectations_failed: int | None = None
-    model_version: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
 
 
 class StageFailed(Exception):
@@ -171,18 +164,5 @@ def _run_stage(run_id: int, stage: Stage, reporter: Reporter) -> StageResult:
     except Exception as exc:  # noqa: BLE001 - any stage error is recorded and stops dependants
         outcome, status, error = StageOutcome(), "failed", _error_text(exc)
     took = time.perf_counter() - t0
-    runs.stage_finished(
-        run_id,
-        stage.name,
-        status,
-        duration_s=took,
-        rows_in=outcome.rows_in,
-        rows_out=outcome.rows_out,
-        tests_passed=outcome.tests_passed,
-        tests_failed=outcome.tests_failed,
-        expectations_failed=outcome.expectations_failed,
-        model_version=outcome.model_version,
-        detail=outcome.detail,
-        error=error,
-    )
+    runs.stage_finished(run_id, stage.name, status, outcome, duration_s=took, error=error)
     return StageResult(stage.name, status, took, outcome, error)

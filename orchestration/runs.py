@@ -161,15 +161,10 @@ class RunRecord:
         return (datetime.fromisoformat(self.ended) - datetime.fromisoformat(self.started)).total_seconds()
 
 
-@dataclass(frozen=True)
-class StageRecord:
-    run_id: int
-    name: str
-    position: int
-    started: str | None
-    ended: str | None
-    duration_s: float | None
-    status: str
+@dataclass(kw_only=True)
+class StageFigures:
+    """What a stage measured: rows per dataset in and out, checks, the model it used."""
+
     rows_in: dict[str, int] = field(default_factory=dict)
     rows_out: dict[str, int] = field(default_factory=dict)
     tests_passed: int | None = None
@@ -177,6 +172,17 @@ class StageRecord:
     expectations_failed: int | None = None
     model_version: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class StageRecord(StageFigures):
+    run_id: int
+    name: str
+    position: int
+    started: str | None
+    ended: str | None
+    duration_s: float | None
+    status: str
     error: str | None = None
 
 
@@ -245,19 +251,14 @@ def stage_finished(
     run_id: int,
     name: str,
     status: str,
+    figures: StageFigures | None = None,
     *,
     duration_s: float | None = None,
-    rows_in: dict[str, int] | None = None,
-    rows_out: dict[str, int] | None = None,
-    tests_passed: int | None = None,
-    tests_failed: int | None = None,
-    expectations_failed: int | None = None,
-    model_version: str | None = None,
-    detail: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> None:
     if status not in STAGE_STATUSES:
         raise ValueError(f"stage status must be one of {', '.join(STAGE_STATUSES)}, got {status!r}")
+    f = figures or StageFigures()
     ended = now_iso() if status != "skipped" else None
     with connect() as con:
         con.execute(
@@ -266,21 +267,10 @@ def stage_finished(
                    detail = ?, error = ?
                WHERE run_id = ? AND name = ?""",
             (
-                status,
-                ended,
-                duration_s,
-                _json(rows_in),
-                _json(rows_out),
-                tests_passed,
-                tests_failed,
-                expectations_failed,
-                model_version,
-                _json(detail),
-                error,
-                run_id,
-                name,
+                status, ended, duration_s, _json(f.rows_in), _json(f.rows_out), f.tests_passed, f.tests_failed,
+                f.expectations_failed, f.model_version, _json(f.detail), error, run_id, name,
             ),
-        )
+        )  # fmt: skip
 
 
 def finish_run(run_id: int, status: str, error: str | None = None) -> None:

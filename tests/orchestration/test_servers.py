@@ -30,6 +30,13 @@ def _scrape(url: str, timeout: float = 30.0) -> dict[str, float]:
     }
 
 
+def _start(*command: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(PROJECT / ".venv/bin/crashes"), *command],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT,
+    )  # fmt: skip
+
+
 def _stop(proc: subprocess.Popen[str]) -> str:
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
@@ -40,10 +47,7 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 def test_metrics_command_serves_the_run_history(crashes_home: Path) -> None:
     runs.record_event("prediction", {"probability": 0.5})
     port = free_port()
-    proc = subprocess.Popen(
-        [str(PROJECT / ".venv/bin/crashes"), "metrics", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT,
-    )  # fmt: skip
+    proc = _start("metrics", "--port", str(port))
     try:
         samples = _scrape(f"http://127.0.0.1:{port}/metrics")
         assert samples["crashes_predictions_total[]"] == 1
@@ -57,10 +61,7 @@ def test_metrics_command_serves_the_run_history(crashes_home: Path) -> None:
 def test_scheduler_serves_metrics_lists_schedules_and_stops_on_sigterm(crashes_home: Path) -> None:
     s = schedules.add_schedule("0 6 * * *", job="incremental")
     port = free_port()
-    proc = subprocess.Popen(
-        [str(PROJECT / ".venv/bin/crashes"), "scheduler", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT,
-    )  # fmt: skip
+    proc = _start("scheduler", "--port", str(port))
     try:
         samples = _scrape(f"http://127.0.0.1:{port}/metrics")
         assert samples["crashes_ops_up[]"] == 1

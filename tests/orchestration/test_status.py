@@ -57,7 +57,9 @@ def test_status_falls_back_while_a_writer_holds_the_warehouse(crashes_home: Path
     _warehouse(crashes_home)
     runs_id = runs.start_run("incremental", {}, "cli", ["ingest"])
     newest = {"crash_date": "2024-02-01T08:00:00.000", "socrata_updated_at": "2024-02-02T00:00:00.000Z"}
-    runs.stage_finished(runs_id, "ingest", "succeeded", detail={"raw": {"rows": {}, "newest": newest}})
+    runs.stage_finished(
+        runs_id, "ingest", "succeeded", runs.StageFigures(detail={"raw": {"rows": {}, "newest": newest}})
+    )
     runs.finish_run(runs_id, "succeeded")
     # Another process writes the warehouse (as dbt does) and keeps it open.
     writer = subprocess.Popen(
