@@ -88,11 +88,11 @@ class JsonReporter:
 class RichReporter:
     """A spinner per stage while it runs, a tick or a cross when it ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Any = None) -> None:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        self.console = Console()
+        self.console = console or Console()
         self.progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=self.console
         )

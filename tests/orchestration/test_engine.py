@@ -136,3 +136,27 @@ def test_orphaned_running_run_is_marked_interrupted(crashes_home: Path) -> None:
         ("ingest", "interrupted"),
         ("build", "pending"),
     ]
+
+
+def test_terminal_progress_marks_each_stage(crashes_home: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from orchestration.dag import execute
+    from orchestration.progress import RichReporter
+
+    screen = io.StringIO()
+    reporter = RichReporter(Console(file=screen, force_terminal=True, width=120, color_system=None))
+
+    def broken() -> StageOutcome:
+        raise StageFailed("2 dbt tests failed")
+
+    stages = [Stage("ingest", lambda: StageOutcome(summary="1,204 rows")), Stage("build", broken, after=("ingest",))]
+    run_id = runs.start_run("incremental", {}, "cli", ["ingest", "build"])
+    result = execute(run_id, "incremental", stages, reporter)
+    text = screen.getvalue()
+    assert not result.ok
+    assert "✓ ingest succeeded" in text and "1,204 rows" in text
+    assert "✗ build failed" in text and "2 dbt tests failed" in text
+    assert f"run {run_id} failed" in text
