@@ -28,32 +28,6 @@ INJURY_CLASSES = (
     "REPORTED, NOT EVIDENT",
 )
 NO_INJURY = "NO INDICATION OF INJURY"
-# Draw order of the crash categoricals: every parent comes before its children.
-CRASH_DRAW_ORDER = (
-    "crash_date_est_i",
-    "first_crash_type",
-    "trafficway_type",
-    "lane_cnt",
-    "alignment",
-    "road_defect",
-    "private_property_i",
-    "prim_contributory_cause",
-    "photos_taken_i",
-    "statements_taken_i",
-    "work_zone_i",
-    "weather_condition",
-    "roadway_surface_cond",
-    "lighting_condition",
-    "num_units",
-    "traffic_control_device",
-    "device_condition",
-    "intersection_related_i",
-    "posted_speed_limit",
-    "sec_contributory_cause",
-    "work_zone_type",
-    "workers_present_i",
-    "dooring_i",
-)
 ID_BLOCK = 10**9  # unit/vehicle/passenger numbers: seed-specific blocks, so batches never collide
 
 
@@ -165,6 +139,18 @@ def _calibrated_intercept(logit: np.ndarray, share: float) -> float:
     return b
 
 
+def _draw_ready(rng: np.random.Generator, specs: dict[str, Any], cols: dict[str, Column], n: int) -> None:
+    """Draw, in stats order, every column whose parent is already drawn (until none is left)."""
+    progress = True
+    while progress:
+        progress = False
+        for name, spec in specs.items():
+            given = spec.get("given")
+            if name not in cols and (given is None or given in cols):
+                cols[name] = s.categorical(rng, spec, n, cols[given] if given else None)
+                progress = True
+
+
 def generate_crashes(start: date, end: date, crashes_per_day: int, seed: int) -> pa.Table:
     """Crashes with crash_date in [start, end): every crash column, as strings, like the API."""
     stats = s.load_stats()
@@ -188,13 +174,9 @@ def generate_crashes(start: date, end: date, crashes_per_day: int, seed: int) ->
         "crash_day_of_week": s.Coded(dow0, [str(d) for d in range(1, 8)]),
         "crash_month": s.Coded(month - 1, [str(m) for m in range(1, 13)]),
     }
-    for name in CRASH_DRAW_ORDER:
-        spec = stats["crashes"][name]
-        cols[name] = s.categorical(rng, spec, n, cols.get(spec.get("given", "")))
+    _draw_ready(rng, stats["crashes"], cols, n)
     _injuries(rng, stats, cols, n)
-    for name in ("crash_type", "damage", "report_type"):
-        spec = stats["crashes"][name]
-        cols[name] = s.categorical(rng, spec, n, cols[spec["given"]])
+    _draw_ready(rng, stats["crashes"], cols, n)  # crash type after injuries, damage after crash type
     _place(rng, stats, cols, n)
 
     model = stats["hit_and_run"]

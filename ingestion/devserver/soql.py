@@ -17,6 +17,7 @@ grammar is a `SoqlError` (HTTP 400 with a Socrata-like body), never a guess.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -193,18 +194,17 @@ class _WhereParser:
         return sql
 
     def or_(self) -> str:
-        parts = [self.and_()]
-        while self.is_kw("or"):
-            self.take()
-            parts.append(self.and_())
-        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+        return self._chain("or", self.and_)
 
     def and_(self) -> str:
-        parts = [self.not_()]
-        while self.is_kw("and"):
+        return self._chain("and", self.not_)
+
+    def _chain(self, word: str, operand: Callable[[], str]) -> str:
+        parts = [operand()]
+        while self.is_kw(word):
             self.take()
-            parts.append(self.not_())
-        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else "(" + f" {word.upper()} ".join(parts) + ")"
 
     def not_(self) -> str:
         if self.is_kw("not"):
