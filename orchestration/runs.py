@@ -122,6 +122,8 @@ def connect(path: Path | None = None) -> Iterator[sqlite3.Connection]:
     con.row_factory = sqlite3.Row
     try:
         con.execute("PRAGMA busy_timeout = 30000")
+        # WAL + NORMAL: never corrupts; a power cut may lose the last write, not a killed process.
+        con.execute("PRAGMA synchronous = NORMAL")
         if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             con.execute("PRAGMA journal_mode = WAL")
         _migrate(con)
