@@ -133,3 +133,29 @@ def test_grafana_provisioning_is_consistent() -> None:
 )
 def test_promql_names(expr: str, names: set[str]) -> None:
     assert metric_names(expr) == names
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        "pipeline",
+        "dashboard",
+        pytest.param(
+            "docs",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="`crashes docs` has no --host option yet (cli.py is the lead's; see the orchestration report)",
+            ),
+        ),
+    ],
+)
+def test_compose_commands_are_valid_crashes_invocations(tmp_path: Path, service: str) -> None:
+    """Each Python service's command parses with the real CLI (--help stops before running it)."""
+    env = tmp_path / ".env"
+    env.write_text(ENV_EXAMPLE.read_text())
+    out = _compose_config(env)
+    command = yaml.safe_load(out.stdout)["services"][service]["command"]
+    parsed = subprocess.run(
+        [str(PROJECT / ".venv/bin/crashes"), *command, "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert parsed.returncode == 0, parsed.stderr
