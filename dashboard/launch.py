@@ -1,13 +1,14 @@
 """`crashes dashboard`: serve the Streamlit app (dashboard/app.py) on 127.0.0.1.
 
-Streamlit owns its server loop and signal handling, so it runs as `python -m streamlit run` in a
-child process with everything set on the command line: headless, no file watcher, no usage
-statistics, bound to the given interface.
+Streamlit owns its server loop and signal handling, so this process becomes `python -m streamlit
+run` (exec, not a child: a SIGTERM from docker or a supervisor reaches Streamlit itself) with
+everything set on the command line: headless, no file watcher, no usage statistics, bound to the
+given interface.
 """
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
 from pathlib import Path
 
@@ -40,12 +41,10 @@ def streamlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
 
 
 def serve_dashboard(port: int | None = None, host: str = "127.0.0.1") -> None:
-    """Serve until interrupted; a server that cannot start is one line, not a traceback."""
+    """Replace this process with the Streamlit server; it serves until stopped."""
     port = port or get_settings().dashboard_port
+    if not APP.is_file():
+        raise CrashesError(f"the dashboard app is missing at {APP}")
     print(f"serving the dashboard on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
-    try:
-        code = subprocess.call(streamlit_command(port, host))
-    except KeyboardInterrupt:
-        return
-    if code not in (0, -2, 130):
-        raise CrashesError(f"the dashboard server exited with status {code} (is port {port} free?)")
+    command = streamlit_command(port, host)
+    os.execv(command[0], command)

@@ -28,6 +28,16 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """End a process we started: politely, then for sure."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class Page:
     def __init__(self, ws_url: str) -> None:
         self._ws = ws_connect(ws_url, max_size=None, open_timeout=10)
@@ -93,9 +103,4 @@ def open_page(url: str, width: int = 1400, height: int = 1800) -> Iterator[Page]
             finally:
                 page.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 
 import pytest
 import requests
 
-from dashboard.launch import streamlit_command
-from tests.dashboard.browser import chromium, open_page
+from tests.dashboard.browser import chromium, open_page, stop
 from tests.dashboard.conftest import Demo, free_port
 
 
@@ -20,7 +20,13 @@ def test_overview_renders_real_numbers_in_chromium(demo: Demo, tmp_path) -> None
         pytest.skip("Debian chromium is not installed (.ci/run installs it)")
     port = free_port()
     env = {**os.environ, "CRASHES_HOME": str(demo.home)}
-    server = subprocess.Popen(streamlit_command(port), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # `crashes dashboard` as a user starts it (the CLI execs the Streamlit server).
+    server = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", "dashboard", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -47,9 +53,4 @@ def test_overview_renders_real_numbers_in_chromium(demo: Demo, tmp_path) -> None
         assert f"OK · opened read-only: {marts} marts" in text
         assert (tmp_path / "overview.png").stat().st_size > 10_000
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)

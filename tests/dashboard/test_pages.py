@@ -114,6 +114,24 @@ def test_data_page_lists_every_mart_with_its_dbt_description_and_filters(demo: D
     assert f"0 of {total:,} rows match; showing 0." in _captions(at)
 
 
+def test_page_views_are_recorded_for_the_metrics_endpoint(demo: Demo, app) -> None:  # noqa: ANN001
+    from orchestration import runs
+
+    def views(page: str) -> int:
+        with runs.connect() as con:
+            return con.execute(
+                "SELECT count(*) FROM events WHERE kind = 'page_view' AND json_extract(detail, '$.page') = ?", (page,)
+            ).fetchone()[0]
+
+    before = views("Schedules")
+    at = app.switch_page("pages/schedules.py").run()
+    at.run()  # a rerun of the same page (a widget interaction) is not a new view
+    assert views("Schedules") == before + 1
+    at.switch_page("pages/overview.py").run()
+    at.switch_page("pages/schedules.py").run()
+    assert views("Schedules") == before + 2
+
+
 def test_data_page_browses_bronze_files(demo: Demo, app) -> None:  # noqa: ANN001
     at = app.switch_page("pages/data.py").run()
     files = sorted((demo.home / "bronze").rglob("*.parquet"))
