@@ -54,6 +54,9 @@ def _stage_status(home: Path, run_id: int, stage: str) -> str:
 def test_sigkill_during_ingest_and_build_then_rerun_matches_an_uninterrupted_run(
     tmp_path: Path, reference_run: ReferenceRun
 ) -> None:
+    assert (reference_run.home / "gold.duckdb").exists(), (
+        f"the reference run published no gold: {reference_run.output()}"
+    )
     expected = row_counts(reference_run.home)
     n_crashes = reference_run.tables["crashes"].num_rows
     assert expected["raw.crashes"] == (n_crashes, n_crashes), reference_run.output()
