@@ -1,16 +1,13 @@
 """The Streamlit app: seven pages over the gold snapshot and ops.sqlite (`crashes dashboard`).
 
-Run with `streamlit run dashboard/app.py`. Each page is one file in pages/; the app records a
-`page_view` event in ops.sqlite when a session opens a page (the metrics endpoint exports them).
+Run with `streamlit run dashboard/app.py`. Each page is one file in pages/ and starts with
+`ui.page_title`, which records a `page_view` event when a session opens it (the metrics
+endpoint exports them).
 """
 
 from __future__ import annotations
 
-import sqlite3
-
 import streamlit as st
-
-from orchestration.runs import record_event
 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
@@ -23,11 +20,4 @@ PAGES = [
 ]
 
 st.set_page_config(page_title="Chicago traffic crashes", page_icon=":material/car_crash:", layout="wide")
-page = st.navigation(PAGES)
-if st.session_state.get("_viewed_page") != page.title:
-    st.session_state["_viewed_page"] = page.title
-    try:
-        record_event("page_view", {"page": page.title})
-    except sqlite3.Error as exc:  # counting views must never take a page down
-        st.toast(f"page view not recorded: {exc}")
-page.run()
+st.navigation(PAGES).run()

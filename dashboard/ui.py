@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +10,18 @@ import pandas as pd
 import streamlit as st
 
 from crashes.config import get_settings
+from orchestration.runs import record_event
+
+
+def page_title(page: str, heading: str | None = None) -> None:
+    """The page's heading; the first time a session opens the page, a `page_view` event."""
+    st.title(heading or page)
+    if st.session_state.get("_viewed_page") != page:
+        st.session_state["_viewed_page"] = page
+        try:
+            record_event("page_view", {"page": page})
+        except sqlite3.Error as exc:  # counting views must never take a page down
+            st.toast(f"page view not recorded: {exc}")
 
 
 def gold_missing() -> bool:

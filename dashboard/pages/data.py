@@ -8,9 +8,9 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.bronze import list_bronze
-from dashboard.ui import gold_missing, size
+from dashboard.ui import gold_missing, page_title, size
 
-st.title("Data")
+page_title("Data")
 gold_tab, bronze_tab = st.tabs(["Gold marts", "Bronze files"])
 
 

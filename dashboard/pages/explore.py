@@ -7,11 +7,11 @@ import streamlit as st
 
 from dashboard import figures, queries
 from dashboard.filters import crash_filter
-from dashboard.ui import count, require_gold, share
+from dashboard.ui import count, page_title, require_gold, share
 
 POINT_SAMPLE = 5000
 
-st.title("Explore")
+page_title("Explore")
 require_gold()
 f = crash_filter("explore")
 if f is None:

@@ -11,11 +11,12 @@ from crashes.config import get_settings
 from crashes.errors import CrashesError
 from dashboard import progress, queries
 from dashboard.jobs import command
+from dashboard.ui import page_title
 from orchestration import runs
 
 DATASETS = ("crashes", "vehicles", "people")
 
-st.title("Ingest")
+page_title("Ingest")
 settings = get_settings()
 busy = runs.running_run()
 if busy is not None:

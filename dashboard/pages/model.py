@@ -14,7 +14,7 @@ from crashes.errors import CrashesError
 from dashboard import progress, queries, scoring
 from dashboard.jobs import command
 from dashboard.model_view import current_view, versions
-from dashboard.ui import gold_missing
+from dashboard.ui import gold_missing, page_title
 from orchestration.runs import record_event
 
 WEEKDAYS = {1: "Sunday", 2: "Monday", 3: "Tuesday", 4: "Wednesday", 5: "Thursday", 6: "Friday", 7: "Saturday"}
@@ -29,7 +29,7 @@ FORM_CATEGORIES = (
 )
 ML_READY = all(importlib.util.find_spec(m) is not None for m in ("ml.score",))
 
-st.title("Model")
+page_title("Model")
 view = current_view()
 
 # ----------------------------------------------------------------------------- current model

@@ -11,12 +11,12 @@ from crashes.config import get_settings
 from dashboard import queries
 from dashboard.bronze import list_bronze
 from dashboard.health import endpoints, run_checks
-from dashboard.ui import ago, count, share
+from dashboard.ui import ago, count, page_title, share
 from orchestration import runs
 from orchestration.model_info import current_model
 
 settings = get_settings()
-st.title("Chicago traffic crashes")
+page_title("Overview", "Chicago traffic crashes")
 st.caption(f"CRASHES_HOME `{settings.home}` · gold `{settings.gold_path.name}` · bronze `{settings.bronze_url}`")
 has_gold = settings.gold_path.exists()
 

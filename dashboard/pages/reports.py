@@ -10,9 +10,9 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.filters import CrashFilter, crash_filter
-from dashboard.ui import require_gold, size
+from dashboard.ui import page_title, require_gold, size
 
-st.title("Reports")
+page_title("Reports")
 require_gold()
 f = crash_filter("reports", default_days=91)
 if f is None:

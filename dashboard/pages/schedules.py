@@ -9,10 +9,11 @@ from croniter import croniter
 
 from crashes.errors import CrashesError
 from dashboard import queries
+from dashboard.ui import page_title
 from orchestration.flow import JOBS
 from orchestration.schedules import Schedule, add_schedule, list_schedules, local_now, remove_schedule, validate_cron
 
-st.title("Schedules")
+page_title("Schedules")
 st.caption(
     "The scheduler (`crashes scheduler`, or the docker-compose `pipeline` service) runs due jobs one at a time; "
     "a slot missed while it was down runs once when it is back. Times are the scheduler's local time."
