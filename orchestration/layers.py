@@ -142,6 +142,11 @@ def _storage_options(url: str) -> dict[str, Any]:
     if env.get(prefix + "AWS_ACCESS_KEY_ID"):
         options["key"] = env[prefix + "AWS_ACCESS_KEY_ID"]
         options["secret"] = env.get(prefix + "AWS_SECRET_ACCESS_KEY")
-    if env.get(prefix + "ENDPOINT_URL"):
-        options["client_kwargs"] = {"endpoint_url": env[prefix + "ENDPOINT_URL"]}
+    client = {
+        name: env[prefix + var]
+        for name, var in (("endpoint_url", "ENDPOINT_URL"), ("region_name", "REGION_NAME"))
+        if env.get(prefix + var)
+    }
+    if client:
+        options["client_kwargs"] = client
     return options

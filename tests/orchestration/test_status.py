@@ -106,3 +106,26 @@ def test_status_counts_bronze_and_raw_after_a_real_ingest(crashes_home: Path, sh
         assert f"{dataset} {delivered:,} rows / 1 files" in text, text
         assert f"{dataset} {result.raw_rows[dataset]:,}" in text
     assert "raw crash_date          2021-12" in text  # the sample is December 2021
+
+
+def test_status_counts_bronze_on_s3(crashes_home: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bronze on an S3 API (moto's real server on 127.0.0.1, as MinIO in compose), through dlt's variables."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from ingestion.pipeline import ingest
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+        boto3.client("s3", endpoint_url=f"http://{host}:{port}", **creds).create_bucket(Bucket="bronze-test")
+        monkeypatch.setenv("CRASHES_BRONZE_URL", "s3://bronze-test/bronze")
+        for key, value in {**creds, "endpoint_url": f"http://{host}:{port}"}.items():
+            monkeypatch.setenv(f"DESTINATION__FILESYSTEM__CREDENTIALS__{key.upper()}", value)
+        result = ingest(source="replay", path=shared_data / "linked_2021-12_faithhunja" / "traffic_crashes.csv")
+        text = status_report()
+    finally:
+        server.stop()
+    assert f"bronze (s3://bronze-test/bronze): crashes {result.rows['crashes']:,} rows / 1 files" in text, text
