@@ -72,7 +72,7 @@ def time_pages() -> dict:
         clear()
         at = AppTest.from_file(str(APP), default_timeout=120).run()
         started = time.perf_counter()
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
         first = time.perf_counter() - started
         started = time.perf_counter()
         at.run()

@@ -1,12 +1,15 @@
 """Plotly figures for the Explore page, built from the frames `queries` returns.
 
-Maps use MapLibre tiles ("carto-positron"), which need internet; without it the points and
-hexagons still draw on a blank background.
+Maps use OpenStreetMap raster tiles, which need internet in the viewer's browser. The style is
+built locally (unlike "carto-positron", whose style file is fetched and blanks the whole map
+when it cannot be), so offline the hexagons and points still draw, on a plain background.
+CRASHES_MAP_STYLE picks another Plotly map style.
 """
 
 from __future__ import annotations
 
 import math
+import os
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -15,7 +18,7 @@ from plotly.subplots import make_subplots
 from dashboard.queries import HIT_AND_RUN_DIMENSIONS
 
 CHICAGO = {"lat": 41.84, "lon": -87.68}
-MAP_STYLE = "carto-positron"
+MAP_STYLE = os.environ.get("CRASHES_MAP_STYLE") or "open-street-map"
 WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]  # the portal's 1 = Sunday
 # Hexagon circumradius for the map's hexbins: 0.006° of latitude ≈ 670 m.
 HEX_RADIUS_DEG = 0.006
@@ -90,7 +93,8 @@ def hexbin_map(df: pd.DataFrame, radius_deg: float = HEX_RADIUS_DEG) -> go.Figur
             hovertemplate="%{z:,} crashes<br>hit-and-run %{customdata[0]:.0%}<extra></extra>",
         )
     )
-    fig.update_layout(title=f"Crashes per hexagon ({radius_deg * 111:.1f} km across flats ≈ {radius_deg * 192:.1f})")
+    across_km = math.sqrt(3) * radius_deg * 111.2  # flat to flat; a degree of latitude is ≈111.2 km
+    fig.update_layout(title=f"Crashes per hexagon (≈{across_km:.1f} km across), colour = crashes")
     return _map_layout(fig)
 
 

@@ -14,7 +14,7 @@ from tests.dashboard.conftest import APP, Demo, ml_ready
 
 
 def test_ingest_page_runs_the_pipeline_in_a_separate_process(demo: Demo, app) -> None:  # noqa: ANN001
-    at = app.switch_page("pages/ingest.py").run()
+    at = app.switch_page("views/ingest.py").run()
     assert not at.exception
     before = runs.recent_runs(1)[0].id
     at.text_input[0].set_value(demo.socrata_url)
@@ -66,7 +66,7 @@ def test_ingest_page_runs_the_pipeline_in_a_separate_process(demo: Demo, app) ->
 def test_ingest_page_refuses_a_backward_window(demo: Demo, app) -> None:  # noqa: ANN001
     from datetime import date
 
-    at = app.switch_page("pages/ingest.py").run()
+    at = app.switch_page("views/ingest.py").run()
     at.radio[0].set_value("Backfill a date range")
     at.date_input[0].set_value((date(2024, 3, 1), date(2024, 3, 1)))
     count_before = len(runs.recent_runs(100))

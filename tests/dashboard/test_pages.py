@@ -82,7 +82,7 @@ def _dbt_description(model: str) -> str:
 
 
 def test_data_page_lists_every_mart_with_its_dbt_description_and_filters(demo: Demo, app) -> None:  # noqa: ANN001
-    at = app.switch_page("pages/data.py").run()
+    at = app.switch_page("views/data.py").run()
     assert not at.exception
     listed = at.dataframe[0].value
     expected = dict(demo.sql("select table_name, estimated_size from duckdb_tables() where schema_name = 'marts'"))
@@ -124,16 +124,16 @@ def test_page_views_are_recorded_for_the_metrics_endpoint(demo: Demo, app) -> No
             ).fetchone()[0]
 
     before = views("Schedules")
-    at = app.switch_page("pages/schedules.py").run()
+    at = app.switch_page("views/schedules.py").run()
     at.run()  # a rerun of the same page (a widget interaction) is not a new view
     assert views("Schedules") == before + 1
-    at.switch_page("pages/overview.py").run()
-    at.switch_page("pages/schedules.py").run()
+    at.switch_page("views/overview.py").run()
+    at.switch_page("views/schedules.py").run()
     assert views("Schedules") == before + 2
 
 
 def test_data_page_browses_bronze_files(demo: Demo, app) -> None:  # noqa: ANN001
-    at = app.switch_page("pages/data.py").run()
+    at = app.switch_page("views/data.py").run()
     files = sorted((demo.home / "bronze").rglob("*.parquet"))
     data_files = [p for p in files if not p.parent.name.startswith("_dlt")]
     import pyarrow.parquet as pq
@@ -148,7 +148,7 @@ def test_data_page_browses_bronze_files(demo: Demo, app) -> None:  # noqa: ANN00
 
 
 def test_schedules_page_shows_the_sentence_while_typing_and_adds_removes(demo: Demo, app) -> None:  # noqa: ANN001
-    at = app.switch_page("pages/schedules.py").run()
+    at = app.switch_page("views/schedules.py").run()
     assert not at.exception
     expression = "*/15 9-17 * * 1-5"
     at.text_input(key="cron_expression").set_value(expression).run()
@@ -181,7 +181,7 @@ def test_schedules_page_shows_the_sentence_while_typing_and_adds_removes(demo: D
 
 
 def test_schedules_page_refuses_bad_arguments(demo: Demo, app) -> None:  # noqa: ANN001
-    at = app.switch_page("pages/schedules.py").run()
+    at = app.switch_page("views/schedules.py").run()
     at.selectbox(key="cron_job").set_value("backfill")
     at.button[0].click().run()
     assert at.error and "--since" in at.error[0].value  # a backfill without its window is refused
@@ -193,7 +193,7 @@ def _filtered(demo: Demo, where: str = "true", params: list | None = None) -> tu
 
 
 def test_explore_page_figures_match_the_marts_and_filters_apply(demo: Demo, app) -> None:  # noqa: ANN001
-    at = app.switch_page("pages/explore.py").run()
+    at = app.switch_page("views/explore.py").run()
     assert not at.exception
     n, hnr, injured, killed = _filtered(demo)
     shown = _metrics(at)

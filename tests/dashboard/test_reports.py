@@ -10,7 +10,7 @@ from tests.dashboard.pdf_text import page_count, text
 
 
 def test_reports_page_builds_a_pdf_with_the_periods_figures(demo: Demo, app) -> None:  # noqa: ANN001
-    at = app.switch_page("pages/reports.py").run()
+    at = app.switch_page("views/reports.py").run()
     assert not at.exception
     last = demo.one("select max(crash_date) from marts.agg_crashes_daily")
     start = last - timedelta(days=90)
