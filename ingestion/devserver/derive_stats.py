@@ -141,9 +141,21 @@ def load_crashes(con: duckdb.DuckDBPyConnection, data: Path) -> None:
     files = str(data / "crashes_real" / "*.jsonl.gz")
     cols = ", ".join(f'"{c}"' for c in CRASHES.columns if c != "location")
     con.execute(
-        f"CREATE TABLE c AS SELECT {cols} FROM read_ndjson_auto('{files}', union_by_name=true, "  # noqa: S608
-        "sample_size=-1) QUALIFY row_number() OVER (PARTITION BY crash_record_id) = 1"
+        f"CREATE TEMP TABLE all_rows AS SELECT {cols} FROM read_ndjson_auto('{files}', "  # noqa: S608
+        "union_by_name=true, sample_size=-1)"
     )
+    # Of a repeated record, the same copy wins every run (ordering only the repeated few).
+    con.execute(
+        """
+        CREATE TABLE c AS
+        WITH dups AS (SELECT crash_record_id FROM all_rows GROUP BY 1 HAVING count(*) > 1)
+        SELECT * FROM all_rows WHERE crash_record_id NOT IN (SELECT crash_record_id FROM dups)
+        UNION ALL
+        SELECT * FROM (SELECT DISTINCT ON (crash_record_id) * FROM all_rows
+                       WHERE crash_record_id IN (SELECT crash_record_id FROM dups) ORDER BY ALL)
+        """
+    )
+    con.execute("DROP TABLE all_rows")
     con.execute("ALTER TABLE c ADD COLUMN ts TIMESTAMP")
     con.execute("UPDATE c SET ts = TRY_CAST(crash_date AS TIMESTAMP)")
 
@@ -206,16 +218,17 @@ def place_stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
                            TRY_CAST(latitude AS DOUBLE) BETWEEN 41.6 AND 42.1 ok FROM c))
         WHERE beat_of_occurrence IS NOT NULL
         GROUP BY beat_of_occurrence HAVING count(lat) >= 20
-        ORDER BY n DESC
+        ORDER BY n DESC, beat_of_occurrence
         """
     ).fetchall()
     streets = con.execute(
         f"""
         SELECT beat_of_occurrence, street_name, street_direction, n FROM (
-            SELECT beat_of_occurrence, street_name, mode(street_direction) street_direction, count(*) n,
-                   row_number() OVER (PARTITION BY beat_of_occurrence ORDER BY count(*) DESC, street_name) r
-            FROM c WHERE street_name IS NOT NULL GROUP BY beat_of_occurrence, street_name)
-        WHERE r <= {TOP_STREETS_PER_BEAT} ORDER BY beat_of_occurrence, n DESC
+            SELECT beat_of_occurrence, street_name, street_direction, count(*) n,
+                   row_number() OVER (PARTITION BY beat_of_occurrence
+                                      ORDER BY count(*) DESC, street_name, street_direction) r
+            FROM c WHERE street_name IS NOT NULL GROUP BY beat_of_occurrence, street_name, street_direction)
+        WHERE r <= {TOP_STREETS_PER_BEAT} ORDER BY beat_of_occurrence, r
         """  # noqa: S608 - a constant
     ).fetchall()
     by_beat: dict[str, list[list[Any]]] = {}
@@ -258,7 +271,7 @@ def injury_stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     profiles = [
         r[0]
         for r in con.execute(
-            f"SELECT prof, count(*) n FROM inj GROUP BY prof ORDER BY n DESC LIMIT {INJURY_PROFILES}"  # noqa: S608
+            f"SELECT prof, count(*) n FROM inj GROUP BY prof ORDER BY n DESC, prof LIMIT {INJURY_PROFILES}"  # noqa: S608
         ).fetchall()
     ]
     index = {tuple(p): i for i, p in enumerate(profiles)}
@@ -268,7 +281,7 @@ def injury_stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             table.setdefault(fct, np.zeros(len(profiles)))[index[tuple(prof)]] += n
     parents = sorted(table, key=lambda g: (g is None, str(g)))
     no_ind = con.execute(
-        "SELECT no_ind, count(*) FROM inj WHERE no_ind IS NOT NULL GROUP BY ALL ORDER BY 2 DESC LIMIT 15"
+        "SELECT no_ind, count(*) FROM inj WHERE no_ind IS NOT NULL GROUP BY ALL ORDER BY 2 DESC, 1 LIMIT 15"
     ).fetchall()
     unk = con.execute("SELECT avg((unk > 0)::INT) FROM inj").fetchone()
     missing = con.execute("SELECT avg(missing::INT) FROM inj").fetchone()
@@ -298,7 +311,7 @@ def hit_and_run_model(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     lo, hi = HIT_AND_RUN_YEARS
     cols = ", ".join(f'"{f}"' for f in HIT_AND_RUN_FEATURES)
     rows = con.execute(
-        f"SELECT {cols}, hit_and_run_i = 'Y' FROM c WHERE year(ts) BETWEEN {lo} AND {hi}"  # noqa: S608
+        f"SELECT {cols}, hit_and_run_i = 'Y' FROM c WHERE year(ts) BETWEEN {lo} AND {hi} ORDER BY crash_record_id"  # noqa: S608
     ).fetchnumpy()
     y = np.asarray(rows["(hit_and_run_i = 'Y')"], dtype=float)
     y = np.nan_to_num(y)
@@ -434,7 +447,6 @@ def units_stats(con: duckdb.DuckDBPyConnection, data: Path) -> dict[str, Any]:
 
 
 def derive(data: Path) -> dict[str, Any]:
-    t0 = time.time()
     con = duckdb.connect()
     load_crashes(con, data)
     n_rows = con.execute("SELECT count(*) FROM c").fetchone()
@@ -454,7 +466,6 @@ def derive(data: Path) -> dict[str, Any]:
         "hit_and_run": hit_and_run_model(con),
         "units": units_stats(con, data),
     }
-    stats["seconds"] = round(time.time() - t0, 1)
     return stats
 
 
@@ -465,9 +476,10 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.data / "crashes_real").is_dir():
         raise SystemExit(f"error: no crashes_real folder under {args.data} (pass --data)")
+    t0 = time.time()
     stats = derive(args.data)
     args.out.write_text(json.dumps(stats, separators=(",", ":"), ensure_ascii=False) + "\n")
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB) in {stats['seconds']} s")
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB) in {time.time() - t0:.0f} s")
 
 
 if __name__ == "__main__":

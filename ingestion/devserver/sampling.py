@@ -88,8 +88,12 @@ def categorical(
     if "given" not in spec:
         return Coded(draw_codes(rng, spec["p"], n), spec["values"])
     assert parent is not None, f"{spec['given']} must be drawn before its children"
-    table = np.vstack([np.asarray(spec["p"], dtype=float).reshape(-1, len(spec["values"])),
-                       np.asarray(spec["marginal"], dtype=float)[None, :]])
+    table = np.vstack(
+        [
+            np.asarray(spec["p"], dtype=float).reshape(-1, len(spec["values"])),
+            np.asarray(spec["marginal"], dtype=float)[None, :],
+        ]
+    )
     return Coded(draw_rows(rng, table, parent_rows(parent, spec["parents"])), spec["values"])
 
 
@@ -111,9 +115,16 @@ def timestamps(seconds: np.ndarray) -> pa.Array:
     sod = seconds % 86400
     pairs = np.frombuffer("".join(f"{i:02d}" for i in range(100)).encode(), dtype=np.uint8).reshape(100, 2)
     buf = np.frombuffer(b"0000-00-00T00:00:00.000" * n, dtype=np.uint8).reshape(n, 23).copy()
-    for value, at in ((year // 100, 0), (year % 100, 2), (month, 5), (dom, 8), (sod // 3600, 11),
-                      (sod // 60 % 60, 14), (sod % 60, 17)):
-        buf[:, at:at + 2] = pairs[value]
+    for value, at in (
+        (year // 100, 0),
+        (year % 100, 2),
+        (month, 5),
+        (dom, 8),
+        (sod // 3600, 11),
+        (sod // 60 % 60, 14),
+        (sod % 60, 17),
+    ):
+        buf[:, at : at + 2] = pairs[value]
     offsets = np.arange(0, 23 * (n + 1), 23, dtype=np.int64)
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf)).cast(pa.string())
 

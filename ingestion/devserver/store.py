@@ -152,8 +152,7 @@ class Store:
         # hours to days after the crash (exponential, mean 30 h); 5 % amended 1-90 days later
         created = f"({base} + to_milliseconds((-ln(1 - (({h} % 1000003) / 1000003.0)) * 108000000)::BIGINT))"
         amend = (
-            f"to_milliseconds(CASE WHEN ({h} // 1000003) % 20 = 0 "
-            f"THEN (({h} // 7) % 7776000000 + 86400000) ELSE 0 END)"
+            f"to_milliseconds(CASE WHEN ({h} // 1000003) % 20 = 0 THEN (({h} // 7) % 7776000000 + 86400000) ELSE 0 END)"
         )
         cap = f"TIMESTAMP '{self.loaded_at.isoformat(sep=' ')}'"
 
@@ -177,8 +176,10 @@ class Store:
         ident = f"CASE WHEN {key} IS NULL THEN md5(to_json(src)::VARCHAR) ELSE {key} END"
         # Dedupe only the few repeated keys (unordered paging repeats some): a window over every
         # row would drag the whole table through a sort.
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE __dups AS SELECT {key} FROM __norm "  # noqa: S608
-                    f"WHERE {key} IS NOT NULL GROUP BY ALL HAVING count(*) > 1")
+        cur.execute(
+            f"CREATE OR REPLACE TEMP TABLE __dups AS SELECT {key} FROM __norm "  # noqa: S608
+            f"WHERE {key} IS NOT NULL GROUP BY ALL HAVING count(*) > 1"
+        )
         unique = (
             f"SELECT * FROM __norm WHERE {key} IS NULL OR {key} NOT IN (SELECT {key} FROM __dups) "  # noqa: S608
             f"UNION ALL SELECT * FROM (SELECT * FROM __norm WHERE {key} IN (SELECT {key} FROM __dups) "
@@ -339,6 +340,7 @@ class Store:
         found = cur.sql(sql, params=[int(page.min()), int(page.max()), page.tolist()]).to_arrow_table()
         # back into the page's order (the scan returns table order)
         got = found.column("pos").to_numpy()
+        page = page[np.isin(page, got)]  # rows replaced by an upsert since the positions were cached
         sorter = np.argsort(got)
         index = sorter[np.searchsorted(got, page, sorter=sorter)]
         rows = found.column("js").take(pa.array(index)).combine_chunks()

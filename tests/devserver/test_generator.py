@@ -73,28 +73,36 @@ def test_values_look_like_the_api(data: dict[str, pa.Table], con: duckdb.DuckDBP
     point = json.loads(pc.drop_null(crashes["location"])[0].as_py())
     assert point["type"] == "Point" and len(point["coordinates"]) == 2
     # the point and the lat/lng fields say the same thing
-    mismatch = _one(con, """
+    mismatch = _one(
+        con,
+        """
         SELECT count(*) FROM crashes WHERE location IS NOT NULL AND (
           abs(json_extract(location, '$.coordinates[1]')::DOUBLE - latitude::DOUBLE) > 1e-9 OR
-          abs(json_extract(location, '$.coordinates[0]')::DOUBLE - longitude::DOUBLE) > 1e-9)""")
+          abs(json_extract(location, '$.coordinates[0]')::DOUBLE - longitude::DOUBLE) > 1e-9)""",
+    )
     assert mismatch == 0
     first, last = pc.min(crashes["crash_date"]).as_py(), pc.max(crashes["crash_date"]).as_py()
     assert first >= "2024-01-01" and last < "2024-03-01"
 
 
 def test_derived_fields_are_consistent(con: duckdb.DuckDBPyConnection) -> None:
-    bad = _one(con, """
+    bad = _one(
+        con,
+        """
         SELECT count(*) FROM (SELECT *, crash_date::TIMESTAMP ts FROM crashes) WHERE
           crash_hour::INT <> hour(ts) OR crash_day_of_week::INT <> dayofweek(ts) + 1
           OR crash_month::INT <> month(ts) OR date_police_notified::TIMESTAMP <= ts
           OR injuries_total::INT <> injuries_fatal::INT + injuries_incapacitating::INT
              + injuries_non_incapacitating::INT + injuries_reported_not_evident::INT
           OR (injuries_fatal::INT > 0) <> (most_severe_injury = 'FATAL')
-          OR (injuries_total::INT = 0) <> (most_severe_injury = 'NO INDICATION OF INJURY')""")
+          OR (injuries_total::INT = 0) <> (most_severe_injury = 'NO INDICATION OF INJURY')""",
+    )
     assert bad == 0
     # a crash with an injury is "no injury / drive away" as rarely as in the real data (0.01-0.02 %)
-    assert _one(con, "SELECT avg((crash_type = 'NO INJURY / DRIVE AWAY')::INT) FROM crashes "
-                     "WHERE injuries_total::INT > 0") < 0.002
+    assert (
+        _one(con, "SELECT avg((crash_type = 'NO INJURY / DRIVE AWAY')::INT) FROM crashes WHERE injuries_total::INT > 0")
+        < 0.002
+    )
 
 
 def test_missing_and_odd_locations_at_real_rates(data: dict[str, pa.Table]) -> None:
@@ -118,9 +126,11 @@ def test_hit_and_run_share_and_its_dependence_on_crash_type(con: duckdb.DuckDBPy
     share = _one(con, "SELECT avg(coalesce(hit_and_run_i = 'Y', false)::INT) FROM crashes")
     assert share == pytest.approx(real["share"], abs=0.02)
     assert 0.28 < share < 0.35
-    by_type = dict(con.execute(
-        "SELECT first_crash_type, avg(coalesce(hit_and_run_i = 'Y', false)::INT) FROM crashes GROUP BY 1"
-    ).fetchall())
+    by_type = dict(
+        con.execute(
+            "SELECT first_crash_type, avg(coalesce(hit_and_run_i = 'Y', false)::INT) FROM crashes GROUP BY 1"
+        ).fetchall()
+    )
     real_types = real["share_by_first_crash_type"]
     assert by_type["PARKED MOTOR VEHICLE"] > 1.4 * share
     assert by_type["PARKED MOTOR VEHICLE"] == pytest.approx(real_types["PARKED MOTOR VEHICLE"], abs=0.06)
@@ -134,13 +144,27 @@ def test_vehicles_and_people_link_like_the_portal(data: dict[str, pa.Table], con
     crashes, vehicles, people = data["crashes"], data["vehicles"], data["people"]
     assert vehicles.num_rows / crashes.num_rows == pytest.approx(2.0, abs=0.1)
     assert people.num_rows / crashes.num_rows == pytest.approx(2.1, abs=0.15)
-    assert _one(con, "SELECT count(*) FROM vehicles "
-                     "WHERE crash_record_id NOT IN (SELECT crash_record_id FROM crashes)") == 0
-    assert _one(con, "SELECT count(*) FROM people p WHERE vehicle_id IS NOT NULL "
-                     "AND vehicle_id NOT IN (SELECT vehicle_id FROM vehicles WHERE vehicle_id IS NOT NULL)") == 0
+    assert (
+        _one(con, "SELECT count(*) FROM vehicles WHERE crash_record_id NOT IN (SELECT crash_record_id FROM crashes)")
+        == 0
+    )
+    assert (
+        _one(
+            con,
+            "SELECT count(*) FROM people p WHERE vehicle_id IS NOT NULL "
+            "AND vehicle_id NOT IN (SELECT vehicle_id FROM vehicles WHERE vehicle_id IS NOT NULL)",
+        )
+        == 0
+    )
     # vehicles per crash = num_units, unit numbers 1..n
-    assert _one(con, "SELECT count(*) FROM crashes c JOIN (SELECT crash_record_id, count(*) n, max(unit_no::INT) m "
-                     "FROM vehicles GROUP BY 1) v USING (crash_record_id) WHERE n <> c.num_units::INT OR m <> n") == 0
+    assert (
+        _one(
+            con,
+            "SELECT count(*) FROM crashes c JOIN (SELECT crash_record_id, count(*) n, max(unit_no::INT) m "
+            "FROM vehicles GROUP BY 1) v USING (crash_record_id) WHERE n <> c.num_units::INT OR m <> n",
+        )
+        == 0
+    )
     for key in ("crash_unit_id",):
         assert pc.count_distinct(vehicles[key]).as_py() == vehicles.num_rows
     vid = pc.drop_null(vehicles["vehicle_id"])
@@ -148,32 +172,50 @@ def test_vehicles_and_people_link_like_the_portal(data: dict[str, pa.Table], con
     assert _one(con, "SELECT count(*) FROM vehicles WHERE vehicle_id = crash_unit_id") == 0
     assert pc.count_distinct(people["person_id"]).as_py() == people.num_rows
     # drivers, pedestrians, cyclists are 'O' || crash_unit_id; passengers 'P<number>' in a vehicle
-    assert _one(con, "SELECT count(*) FROM people WHERE person_type <> 'PASSENGER' AND substr(person_id, 2) "
-                     "NOT IN (SELECT crash_unit_id FROM vehicles)") == 0
-    types = dict(con.execute(
-        "SELECT person_type, bool_and(regexp_matches(person_id, CASE WHEN person_type = 'PASSENGER' "
-        "THEN '^P[0-9]+$' ELSE '^O[0-9]+$' END)) FROM people GROUP BY 1").fetchall())
+    assert (
+        _one(
+            con,
+            "SELECT count(*) FROM people WHERE person_type <> 'PASSENGER' AND substr(person_id, 2) "
+            "NOT IN (SELECT crash_unit_id FROM vehicles)",
+        )
+        == 0
+    )
+    types = dict(
+        con.execute(
+            "SELECT person_type, bool_and(regexp_matches(person_id, CASE WHEN person_type = 'PASSENGER' "
+            "THEN '^P[0-9]+$' ELSE '^O[0-9]+$' END)) FROM people GROUP BY 1"
+        ).fetchall()
+    )
     assert set(types) >= {"DRIVER", "PASSENGER", "PEDESTRIAN"} and all(types.values())
-    assert _one(con, "SELECT count(*) FROM people WHERE person_type IN ('PEDESTRIAN', 'BICYCLE') "
-                     "AND vehicle_id IS NOT NULL") == 0
+    assert (
+        _one(
+            con, "SELECT count(*) FROM people WHERE person_type IN ('PEDESTRIAN', 'BICYCLE') AND vehicle_id IS NOT NULL"
+        )
+        == 0
+    )
 
 
 def test_fleeing_drivers_are_mostly_unknown(con: duckdb.DuckDBPyConnection) -> None:
-    unknown = dict(con.execute("""
+    unknown = dict(
+        con.execute("""
         SELECT c.hit_and_run_i = 'Y', avg((v.make = 'UNKNOWN')::INT)
         FROM vehicles v JOIN crashes c USING (crash_record_id)
-        WHERE v.unit_no = '1' AND v.unit_type = 'DRIVER' GROUP BY 1""").fetchall())
+        WHERE v.unit_no = '1' AND v.unit_type = 'DRIVER' GROUP BY 1""").fetchall()
+    )
     assert unknown[True] > 0.3 > 0.05 > unknown[None]
 
 
 def test_people_injuries_follow_the_crash_counts(con: duckdb.DuckDBPyConnection) -> None:
     # never more injured people of a class than the crash reports
-    over = _one(con, """
+    over = _one(
+        con,
+        """
         SELECT count(*) FROM crashes c JOIN (
           SELECT crash_record_id, count(*) FILTER (WHERE injury_classification = 'FATAL') f,
                  count(*) FILTER (WHERE injury_classification <> 'NO INDICATION OF INJURY') hurt
           FROM people GROUP BY 1) p USING (crash_record_id)
-        WHERE p.f > c.injuries_fatal::INT OR p.hurt > c.injuries_total::INT""")
+        WHERE p.f > c.injuries_fatal::INT OR p.hurt > c.injuries_total::INT""",
+    )
     assert over == 0
     assigned = _one(con, "SELECT count(*) FROM people WHERE injury_classification <> 'NO INDICATION OF INJURY'")
     reported = _one(con, "SELECT sum(injuries_total::INT) FROM crashes")

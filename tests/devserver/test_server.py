@@ -97,8 +97,9 @@ def test_where_between_on_crash_date(server: SocrataServer, tables) -> None:
     where = "crash_date between '2024-01-03T00:00:00' and '2024-01-04T23:59:59.000'"
     rows = page_all(server, 400, **{"$where": where})
     dates = tables["crashes"]["crash_date"]
-    expected = pc.sum(pc.and_(pc.greater_equal(dates, "2024-01-03T00:00:00.000"),
-                              pc.less_equal(dates, "2024-01-04T23:59:59.000"))).as_py()
+    expected = pc.sum(
+        pc.and_(pc.greater_equal(dates, "2024-01-03T00:00:00.000"), pc.less_equal(dates, "2024-01-04T23:59:59.000"))
+    ).as_py()
     assert len(rows) == expected > 0
     assert all("2024-01-03" <= r["crash_date"] < "2024-01-05" for r in rows)
 
@@ -123,8 +124,9 @@ def test_where_on_updated_at_and_upsert_bumps_it(server: SocrataServer, tables) 
     assert all(r[":updated_at"] > middle for r in later)
 
     amended = tables["crashes"].slice(0, 3)
-    amended = amended.set_column(amended.schema.get_field_index("weather_condition"), "weather_condition",
-                                 pa.array(["FOG/SMOKE/HAZE"] * 3))
+    amended = amended.set_column(
+        amended.schema.get_field_index("weather_condition"), "weather_condition", pa.array(["FOG/SMOKE/HAZE"] * 3)
+    )
     new = {"crash_record_id": "f" * 128, "crash_date": "2024-01-09T10:00:00.000", "num_units": "2"}
     assert server.upsert("crashes", amended) == 3
     assert server.upsert("crashes", [new]) == 1
@@ -171,8 +173,10 @@ def test_and_or_parentheses_is_null(server: SocrataServer, tables) -> None:
     rows = page_all(server, 5000, **{"$where": where})
     con = duckdb.connect()
     con.register("c", tables["crashes"])
-    expected = con.execute("SELECT count(*) FROM c WHERE (hit_and_run_i = 'Y' OR hit_and_run_i IS NULL) "
-                           "AND NOT (num_units::INT < 2) AND latitude IS NOT NULL").fetchall()[0][0]
+    expected = con.execute(
+        "SELECT count(*) FROM c WHERE (hit_and_run_i = 'Y' OR hit_and_run_i IS NULL) "
+        "AND NOT (num_units::INT < 2) AND latitude IS NOT NULL"
+    ).fetchall()[0][0]
     assert len(rows) == expected > 0
 
 
@@ -254,11 +258,17 @@ def test_serves_a_year_of_real_crashes(shared_data: Path) -> None:
         assert srv.count("crashes") == real
         assert srv.count("vehicles") / real == pytest.approx(2.0, abs=0.15)  # generated for the real crashes
         assert srv.count("people") / real == pytest.approx(2.1, abs=0.25)
-        rows = requests.get(srv.resource_url("crashes"), timeout=30,
-                            params={"$where": f"crash_record_id = '{record['crash_record_id']}'"}).json()
+        rows = requests.get(
+            srv.resource_url("crashes"),
+            timeout=30,
+            params={"$where": f"crash_record_id = '{record['crash_record_id']}'"},
+        ).json()
         assert rows == [record]  # exactly as the API delivered it, computed-region field included
-        sept = requests.get(srv.resource_url("crashes"), timeout=30, params={
-            "$where": "crash_date < '2015-10-01T00:00:00'", "$limit": 50000}).json()
+        sept = requests.get(
+            srv.resource_url("crashes"),
+            timeout=30,
+            params={"$where": "crash_date < '2015-10-01T00:00:00'", "$limit": 50000},
+        ).json()
         assert sept and all(r["crash_date"] < "2015-10-01" for r in sept)
 
 
@@ -266,7 +276,10 @@ def test_cli_serves_and_prints_url_and_counts(tmp_path: Path) -> None:
     generate_to_folder(tmp_path, date(2024, 3, 1), date(2024, 3, 2), crashes_per_day=20, seed=8)
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestration.cli", "serve-socrata", "--port", "0", "--data", str(tmp_path)],
-        cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -292,8 +305,9 @@ def test_keyless_duplicate_and_extra_fields_are_served_like_a_portal_would(table
         assert len(keyless) == 1 and keyless[0]["brand_new_field"] == "x"
         assert keyless[0][":id"].startswith("row-")
         assert len({r[":id"] for r in rows}) == 4
-        by_id = requests.get(srv.resource_url("crashes"), timeout=10,
-                             params={"$where": f":id = '{keyless[0][':id']}'"}).json()
+        by_id = requests.get(
+            srv.resource_url("crashes"), timeout=10, params={"$where": f":id = '{keyless[0][':id']}'"}
+        ).json()
         assert by_id == [{k: v for k, v in keyless[0].items() if not k.startswith(":")}]
 
 
@@ -318,3 +332,14 @@ def test_serves_the_linked_csv_sample_with_wkt_points_as_geojson(shared_data: Pa
         first = located[0]
         assert first["location"]["coordinates"][1] == pytest.approx(float(first["latitude"]))
         assert all("rd_no" in r for r in rows)  # the older export's extra column flows through
+
+
+def test_a_page_whose_rows_vanished_under_it_is_short_not_wrong(tables) -> None:
+    with SocrataServer(tables={"crashes": tables["crashes"]}) as srv:
+        params = {"$order": ORDER, "$limit": 100, "$offset": 0}
+        first = get(srv, **params).json()  # caches the ordered positions
+        gone = [r["crash_record_id"] for r in first[:5]]
+        # rows deleted behind the cache's back (as an upsert racing a page would)
+        srv.store.con.execute("DELETE FROM ds_crashes WHERE list_contains(?, crash_record_id)", [gone])
+        again = get(srv, **params).json()
+        assert [r["crash_record_id"] for r in again] == [r["crash_record_id"] for r in first[5:]]
