@@ -28,6 +28,7 @@ INJURY_CLASSES = (
     "REPORTED, NOT EVIDENT",
 )
 NO_INJURY = "NO INDICATION OF INJURY"
+
 ID_BLOCK = 10**9  # unit/vehicle/passenger numbers: seed-specific blocks, so batches never collide
 
 
@@ -253,18 +254,8 @@ def _assign_injuries(
     crashes: pa.Table, crash_idx: np.ndarray, priority: np.ndarray, rng: np.random.Generator
 ) -> pa.Array:
     """Hand each crash's injury counts to its people, pedestrians and cyclists first."""
-    counts = np.stack(
-        [
-            pc.fill_null(pc.cast(crashes[c], pa.int64(), safe=False), 0).to_numpy(zero_copy_only=False)
-            for c in (
-                "injuries_fatal",
-                "injuries_incapacitating",
-                "injuries_non_incapacitating",
-                "injuries_reported_not_evident",
-            )
-        ],
-        axis=1,
-    )
+    parts = s.load_stats()["injuries"]["parts"]  # fatal, incapacitating, non-incap., reported: worst first
+    counts = np.stack([_to_int(crashes[c], 0) for c in parts], axis=1)
     order = np.lexsort((rng.random(len(crash_idx)), priority, crash_idx))
     rank = np.empty(len(crash_idx), dtype=np.int64)
     rank[order] = _group_rank(crash_idx[order])
@@ -274,8 +265,11 @@ def _assign_injuries(
 
 
 def _to_int(arr: pa.ChunkedArray | pa.Array, default: int) -> np.ndarray:
-    as_float = pc.cast(arr, pa.float64(), safe=False) if arr.type == pa.string() else arr
-    return np.nan_to_num(pc.fill_null(as_float, default).to_numpy(zero_copy_only=False), nan=default).astype(np.int64)
+    """Whole numbers from delivered strings; missing or garbled values (real data has both) → default."""
+    digits = pc.if_else(
+        pc.match_substring_regex(arr, r"^\s*\d+\s*$"), pc.utf8_trim_whitespace(arr), pa.scalar(None, pa.string())
+    )
+    return pc.fill_null(pc.cast(digits, pa.int64()), default).to_numpy(zero_copy_only=False)
 
 
 def generate_units(crashes: pa.Table, seed: int) -> tuple[pa.Table, pa.Table]:

@@ -89,15 +89,13 @@ class Store:
         self.con = duckdb.connect(config={"threads": 2})
         self.write_lock = threading.Lock()
         self.columns: dict[str, Columns] = {}
-        self.specs: dict[str, DatasetSpec] = {}
         self.last_updated = datetime(1970, 1, 1)
         self.loaded_at = _utc_now_ms()
         self.version: dict[str, int] = {}
         self._orders: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._orders_lock = threading.Lock()
         self._types: dict[str, dict[str, str]] = load_stats()["types"]
-        for name, spec in DATASETS.items():
-            self.specs[name] = spec
+        for spec in DATASETS.values():
             self._create(spec, list(spec.columns))
 
     # ------------------------------------------------------------------ schema

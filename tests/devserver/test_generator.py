@@ -240,3 +240,20 @@ def test_units_for_real_crashes(shared_data: Path) -> None:
     assert vehicles.num_rows == units
     assert set(vehicles["crash_record_id"].unique().to_pylist()) == set(crashes["crash_record_id"].to_pylist())
     assert people.num_rows / crashes.num_rows == pytest.approx(2.1, abs=0.25)
+
+
+def test_units_for_crashes_with_missing_or_garbled_counts(data: dict[str, pa.Table]) -> None:
+    crashes = data["crashes"].slice(0, 4)
+    crashes = crashes.set_column(
+        crashes.schema.get_field_index("num_units"), "num_units", pa.array(["abc", None, " 3", "2"])
+    )
+    crashes = crashes.set_column(
+        crashes.schema.get_field_index("injuries_fatal"), "injuries_fatal", pa.array(["x", None, "0", "1"])
+    )
+    vehicles, people = generate_units(crashes, seed=2)
+    per_crash = pc.value_counts(vehicles["crash_record_id"]).to_pylist()
+    counts = {d["values"]: d["counts"] for d in per_crash}
+    ids = crashes["crash_record_id"].to_pylist()
+    assert [counts[i] for i in ids] == [1, 1, 3, 2]  # unreadable counts mean one unit
+    fatal = pc.sum(pc.equal(people["injury_classification"], "FATAL")).as_py()
+    assert fatal <= 1
