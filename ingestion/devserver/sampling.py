@@ -78,6 +78,8 @@ def parent_rows(parent: pa.Array | pa.ChunkedArray | Coded, parents: list[Any]) 
 
 def decode(codes: np.ndarray, values: list[Any]) -> pa.Array:
     """Codes → strings (a None in the vocabulary becomes a null)."""
+    if values == [None]:
+        return pa.nulls(len(codes), pa.string())
     return pc.take(pa.array(values, pa.string()), pa.array(codes, pa.int32()))
 
 
@@ -85,6 +87,8 @@ def categorical(
     rng: np.random.Generator, spec: dict[str, Any], n: int, parent: pa.Array | Coded | None = None
 ) -> Coded:
     """Draw a column from a marginal spec, or from a conditional one given the parent column."""
+    if len(spec["values"]) == 1:  # a constant (often: never filled in the real data); nothing to draw
+        return Coded(np.zeros(n, dtype=np.int32), spec["values"])
     if "given" not in spec:
         return Coded(draw_codes(rng, spec["p"], n), spec["values"])
     assert parent is not None, f"{spec['given']} must be drawn before its children"
