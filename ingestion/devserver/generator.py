@@ -348,16 +348,22 @@ def generate_units(crashes: pa.Table, seed: int) -> tuple[pa.Table, pa.Table]:
     return vehicles, people
 
 
+def generate_tables(start: date, end: date, crashes_per_day: int, seed: int) -> dict[str, pa.Table]:
+    """Crashes with their vehicles and people, by dataset name (what SocrataServer(tables=...) takes)."""
+    crashes = generate_crashes(start, end, crashes_per_day, seed)
+    vehicles, people = generate_units(crashes, seed)
+    return {"crashes": crashes, "vehicles": vehicles, "people": people}
+
+
 def generate_to_folder(out: Path, start: date, end: date, crashes_per_day: int, seed: int) -> str:
     """Write crashes/vehicles/people parquet files (the shape `serve-socrata --data` reads)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = datetime.now()
-    crashes = generate_crashes(start, end, crashes_per_day, seed)
-    vehicles, people = generate_units(crashes, seed)
-    for name, table in (("crashes", crashes), ("vehicles", vehicles), ("people", people)):
+    tables = generate_tables(start, end, crashes_per_day, seed)
+    for name, table in tables.items():
         pq.write_table(table, out / f"{name}.parquet", compression="zstd")
-    return summarize(crashes, vehicles, people, out, (datetime.now() - t0).total_seconds())
+    return summarize(*tables.values(), out=out, seconds=(datetime.now() - t0).total_seconds())
 
 
 def summarize(

@@ -362,11 +362,9 @@ def serve(port: int, data_dir: Path | None, host: str = "127.0.0.1") -> None:
     """Blocking server for `crashes serve-socrata`; without data it serves generated demo months."""
     tables = None
     if data_dir is None:
-        from ingestion.devserver.generator import generate_crashes, generate_units
+        from ingestion.devserver.generator import generate_tables
 
-        crashes = generate_crashes(DEMO_START, DEMO_END, DEMO_PER_DAY, DEMO_SEED)
-        vehicles, people = generate_units(crashes, DEMO_SEED)
-        tables = {"crashes": crashes, "vehicles": vehicles, "people": people}
+        tables = generate_tables(DEMO_START, DEMO_END, DEMO_PER_DAY, DEMO_SEED)
     server = SocrataServer(tables=tables, data_dir=data_dir, host=host, port=port, generate_units=True)
     source = str(data_dir) if data_dir else f"generated demo data {DEMO_START} … {DEMO_END} (seed {DEMO_SEED})"
     print(f"Socrata-compatible server on {server.url} serving {source}")

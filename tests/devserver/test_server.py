@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pytest
 import requests
 
-from ingestion.devserver.generator import generate_crashes, generate_to_folder, generate_units
+from ingestion.devserver.generator import generate_tables, generate_to_folder
 from ingestion.devserver.server import SocrataServer
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -25,9 +25,7 @@ ORDER = ":updated_at, crash_record_id"
 
 @pytest.fixture(scope="module")
 def tables() -> dict[str, pa.Table]:
-    crashes = generate_crashes(date(2024, 1, 1), date(2024, 1, 8), crashes_per_day=150, seed=21)
-    vehicles, people = generate_units(crashes, seed=21)
-    return {"crashes": crashes, "vehicles": vehicles, "people": people}
+    return generate_tables(date(2024, 1, 1), date(2024, 1, 8), crashes_per_day=150, seed=21)
 
 
 @pytest.fixture
