@@ -17,6 +17,7 @@ def test_ingest_page_runs_the_pipeline_in_a_separate_process(demo: Demo, app) ->
     at = app.switch_page("views/ingest.py").run()
     assert not at.exception
     before = runs.recent_runs(1)[0].id
+    crashes_before = demo.one("select count(*) from marts.fct_crashes")
     at.text_input[0].set_value(demo.socrata_url)
     started = time.monotonic()
     next(b for b in at.button if b.label == "Start run").click().run()
@@ -48,8 +49,11 @@ def test_ingest_page_runs_the_pipeline_in_a_separate_process(demo: Demo, app) ->
     assert run.args.get("base_url") == demo.socrata_url
     stages = {s.name: s for s in runs.stages_for(run.id)}
     assert stages["ingest"].status == "succeeded", job.log_tail()
-    assert sum(stages["ingest"].rows_in.values()) == 0  # incremental: the server has nothing newer
     assert stages["build"].status == "succeeded", job.log_tail()
+    # Incremental against a server with nothing newer: at most the cursor's boundary records come
+    # again, merged on their keys, so the republished gold holds the same crashes.
+    assert sum(stages["ingest"].rows_in.values()) <= 3
+    assert demo.one("select count(*) from marts.fct_crashes") == crashes_before
     assert "build" in seen_stages and overview_checked
     if ml_ready() and demo.run_ok:
         assert run.status == "succeeded", job.log_tail()
