@@ -183,3 +183,31 @@ def injuries_by_road_user(df: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
     fig.update_layout(title="Injuries by road user", barmode="group", height=360, legend={"orientation": "h"})
     return fig
+
+
+def precision_recall(pr: pd.DataFrame, label: str) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=pr["recall"], y=pr["precision"], mode="lines", name="model"))
+    prevalence = float(pr["prevalence"].iloc[0])
+    fig.add_hline(y=prevalence, line_dash="dot", annotation_text=f"prevalence {prevalence:.1%} (no skill)")
+    fig.update_layout(
+        title=f"Precision–recall, {label}",
+        xaxis_title="recall",
+        yaxis_title="precision",
+        height=380,
+        yaxis_range=[0, 1],
+        showlegend=False,
+    )
+    return fig
+
+
+def calibration(predicted: pd.Series, observed: pd.Series, label: str) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=predicted, y=observed, mode="lines+markers", name="model"))
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line_dash="dot", name="perfectly calibrated")
+    fig.update_layout(
+        title=f"Calibration, {label}",
+        xaxis_title="mean predicted probability (bin)",
+        yaxis_title="observed hit-and-run share",
+        height=380,
+        legend={"orientation": "h"},
+    )
+    return fig

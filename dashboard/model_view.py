@@ -148,8 +148,8 @@ def versions() -> pd.DataFrame:
     current = current_model()
     rows = []
     for meta_file in sorted(models.glob("*/metadata.json")):
-        if meta_file.parent.is_symlink():  # the `current` pointer, not a version of its own
-            continue
+        if meta_file.parent.is_symlink() or meta_file.parent.name.startswith("."):
+            continue  # a `current` pointer, or a version still being written
         try:
             meta = json.loads(meta_file.read_text())
         except (OSError, ValueError):

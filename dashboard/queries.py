@@ -435,7 +435,8 @@ def pr_curve(year: int, version: str, points_: int = 200) -> pd.DataFrame:
                    sum(label::int) over () as positives, count(*) over () as n
             from scored
         )
-        select probability as threshold, tp / flagged as precision, tp / nullif(positives, 0) as recall
+        select probability as threshold, tp / flagged as precision, tp / nullif(positives, 0) as recall,
+               positives / n as prevalence
         from ranked
         where flagged % greatest(1, n // $points) = 0 or flagged = n
         order by recall, precision desc

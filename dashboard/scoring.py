@@ -26,7 +26,13 @@ INTEGER_RANGES: dict[str, tuple[int, int]] = {
     "lane_cnt": (0, 99),
 }
 FLOAT_RANGES: dict[str, tuple[float, float]] = {"latitude": (41.64, 42.03), "longitude": (-87.95, -87.52)}
-BOOLEANS = ("is_intersection_related", "is_private_property", "is_work_zone", "is_crash_date_estimated")
+BOOLEANS = (
+    "is_location_imputed",
+    "is_intersection_related",
+    "is_private_property",
+    "is_work_zone",
+    "is_crash_date_estimated",
+)
 CATEGORIES = (
     "beat_of_occurrence",
     "traffic_control_device",
@@ -82,9 +88,11 @@ def _problems(mask: pd.Series, raw: pd.Series, column: str, reason: str) -> pd.D
     return pd.DataFrame({"line": bad + 2, "column": column, "value": raw.loc[bad].values, "problem": reason})
 
 
-def check(frame: pd.DataFrame) -> Checked:
-    """Type every known column; rows with a value that is present but invalid are set aside."""
-    present = [c for c in KNOWN if c in frame.columns]
+def check(frame: pd.DataFrame, inputs: tuple[str, ...] | list[str] | None = None) -> Checked:
+    """Type every known column the model reads (`inputs`, from its metadata; default all known);
+    rows with a value that is present but invalid are set aside, other columns are ignored."""
+    accepted = set(KNOWN) & set(inputs) if inputs else set(KNOWN)
+    present = [c for c in KNOWN if c in frame.columns and c in accepted]
     if not present:
         raise CrashesError(
             "no feature columns found: the header needs some of " + ", ".join(KNOWN[:8]) + ", … (see the form)"
@@ -121,7 +129,7 @@ def check(frame: pd.DataFrame) -> Checked:
     keep = ~typed.index.isin(list(bad_index))
     if ID_COLUMN in frame.columns:
         typed.insert(0, ID_COLUMN, frame[ID_COLUMN])
-    ignored = [c for c in frame.columns if c not in KNOWN and c != ID_COLUMN]
+    ignored = [c for c in frame.columns if c not in accepted and c != ID_COLUMN]
     empty = pd.DataFrame(columns=["line", "column", "value", "problem"])
     return Checked(typed[keep], problems if len(problems) else empty, ignored, len(frame))
 

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from crashes.errors import CrashesError
-from dashboard import progress, queries, scoring
+from dashboard import figures, progress, queries, scoring
 from dashboard.jobs import command
 from dashboard.model_view import current_view, versions
 from dashboard.ui import gold_missing, page_title
@@ -49,50 +49,23 @@ else:
         st.dataframe(metrics, hide_index=True)
 
     left, right = st.columns(2)
-    scores = queries.score_summary() if not gold_missing() else {}
     year = view.test_year
+    stored = view.calibration("test")
+    if {"predicted", "observed"} <= set(stored.columns):
+        right.plotly_chart(figures.calibration(stored["predicted"], stored["observed"], f"test year {year}"))
+    scores = queries.score_summary() if not gold_missing() else {}
     if scores.get("scored") and year:
         pr = queries.pr_curve(year, view.version)
-        calibration = queries.calibration(year, view.version)
         if len(pr):
-            fig = go.Figure(go.Scatter(x=pr["recall"], y=pr["precision"], mode="lines", name="model"))
-            base = calibration["observed"].mul(calibration["crashes"]).sum() / max(1, calibration["crashes"].sum())
-            fig.add_hline(y=base, line_dash="dot", annotation_text=f"prevalence {base:.1%}")
-            fig.update_layout(
-                title=f"Precision–recall, {year}",
-                xaxis_title="recall",
-                yaxis_title="precision",
-                height=380,
-                yaxis_range=[0, 1],
-            )
-            left.plotly_chart(fig)
-        if len(calibration):
-            fig = go.Figure(
-                go.Scatter(
-                    x=calibration["mean_predicted"],
-                    y=calibration["observed"],
-                    mode="lines+markers",
-                    name="model",
-                    text=calibration["crashes"],
-                )
-            )
-            fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line_dash="dot", name="perfect")
-            fig.update_layout(
-                title=f"Calibration by score decile, {year}",
-                xaxis_title="mean predicted",
-                yaxis_title="observed hit-and-run share",
-                height=380,
-            )
-            right.plotly_chart(fig)
+            left.plotly_chart(figures.precision_recall(pr, f"test year {year}"))
+        if not {"predicted", "observed"} <= set(stored.columns):
+            computed = queries.calibration(year, view.version)
+            right.plotly_chart(figures.calibration(computed["mean_predicted"], computed["observed"], f"{year}"))
         st.caption(
-            f"Curves from the {scores['scored']:,} scores in gold, restricted to the test year {year} "
-            f"and this model version."
+            f"Precision–recall from the {scores['scored']:,} scores in gold, restricted to the test year "
+            f"{year} and this model version; calibration from the registry's test-year table."
         )
     else:
-        stored = view.calibration()
-        if len(stored):
-            right.markdown("**Calibration (from the model's metadata)**")
-            right.dataframe(stored, hide_index=True)
         left.info("No scores of this model in gold yet: the pipeline's score stage writes them.")
 
     importances = view.importances()
