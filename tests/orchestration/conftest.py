@@ -17,8 +17,9 @@ import duckdb
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
-# Two months at a low rate: enough pages to interrupt, small enough for a fast test.
-SMALL = {"start": date(2024, 1, 1), "end": date(2024, 3, 1), "crashes_per_day": 40, "seed": 7}
+# Three years at a low rate: the model's out-of-time split needs a training, a validation and a
+# test year; ~17k rows in all is enough pages to interrupt and small enough for a fast test.
+SMALL = {"start": date(2021, 1, 1), "end": date(2024, 1, 10), "crashes_per_day": 3, "seed": 7}
 KEYS = {"crashes": "crash_record_id", "vehicles": "crash_unit_id", "people": "person_id"}
 # Marts with a row per load (and per load x expectation): a history with interrupted runs has
 # more loads by nature, so these describe the history, not the data, and are not compared.
