@@ -311,18 +311,23 @@ def hit_and_run_by(f: CrashFilter) -> pd.DataFrame:
     )
 
 
+INJURIES_BY_ROAD_USER = f"""
+    select road_user, count(*) as people, count(*) filter (where is_injured) as injured,
+           count(*) filter (where injury_classification = 'FATAL') as killed,
+           count(*) filter (where injury_classification = 'INCAPACITATING INJURY') as incapacitated
+    from {SCHEMA}.fct_people
+    where crash_ts >= $start::timestamp and crash_ts < $end::timestamp + interval 1 day
+"""
+IN_AREA = f" and crash_record_id in (select crash_record_id from {SCHEMA}.fct_crashes where {CRASH_FILTER})"
+
+
 @per_snapshot
 def injuries_by_road_user(f: CrashFilter) -> pd.DataFrame:
-    return frame(
-        "select p.road_user, count(*) as people, count(*) filter (where p.is_injured) as injured,"
-        " count(*) filter (where p.injury_classification = 'FATAL') as killed,"
-        " count(*) filter (where p.injury_classification = 'INCAPACITATING INJURY') as incapacitated"
-        f" from {SCHEMA}.fct_people p"
-        f" semi join (select crash_record_id from {SCHEMA}.fct_crashes where {CRASH_FILTER}) c"
-        " on p.crash_record_id = c.crash_record_id"
-        " group by 1 order by people desc",
-        filter_params(f),
-    )
+    """People per road user in the period (by their crash's time), restricted to the area's
+    crashes only when an area is chosen: that join costs about a second over Chicago's 2 M people."""
+    if f.districts or f.beats:
+        return frame(f"{INJURIES_BY_ROAD_USER}{IN_AREA} group by 1 order by people desc", filter_params(f))
+    return frame(f"{INJURIES_BY_ROAD_USER} group by 1 order by people desc", {"start": f.start, "end": f.end})
 
 
 # --------------------------------------------------------------------------- reports: marts for a period
