@@ -137,6 +137,7 @@ if submitted:
     else:
         record_event("prediction", {"source": "dashboard", "model": view.version, "probability": scored.probability})
         st.session_state["prediction"] = scored
+        st.session_state["prediction_record"] = scoring.record(values)
 scored = st.session_state.get("prediction")
 if scored is not None:
     decision = (
