@@ -9,45 +9,28 @@ that cannot be read at all is one clear message. The model itself is the ml pack
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from crashes.errors import CrashesError
+from ml.features import CATEGORICAL, FLAGS, NUMERIC, PLACE
 
-# Feature-mart columns a user may give, with what a valid value is (docs/contracts.md).
+# The model's inputs are ml's one feature list; what a valid value of each is comes from the
+# feature mart's contract (docs/contracts.md).
 INTEGER_RANGES: dict[str, tuple[int, int]] = {
     "crash_hour": (0, 23),
     "crash_day_of_week": (1, 7),
     "crash_month": (1, 12),
     "posted_speed_limit": (0, 99),
     "num_units": (1, 99),
-    "lane_cnt": (0, 99),
 }
 FLOAT_RANGES: dict[str, tuple[float, float]] = {"latitude": (41.64, 42.03), "longitude": (-87.95, -87.52)}
-BOOLEANS = (
-    "is_location_imputed",
-    "is_intersection_related",
-    "is_private_property",
-    "is_work_zone",
-    "is_crash_date_estimated",
-)
-CATEGORIES = (
-    "beat_of_occurrence",
-    "traffic_control_device",
-    "device_condition",
-    "weather_condition",
-    "lighting_condition",
-    "first_crash_type",
-    "trafficway_type",
-    "alignment",
-    "roadway_surface_cond",
-    "road_defect",
-    "street_direction",
-    "street_name",
-)
-KNOWN = (*INTEGER_RANGES, *FLOAT_RANGES, *BOOLEANS, *CATEGORIES)
+BOOLEANS = FLAGS
+CATEGORIES = (*CATEGORICAL, *PLACE)
+KNOWN = (*NUMERIC, *FLAGS, *CATEGORICAL, *PLACE)
 ID_COLUMN = "crash_record_id"
 TRUE, FALSE = {"y", "yes", "true", "1", "t"}, {"n", "no", "false", "0", "f"}
 MAX_ROWS = 100_000
@@ -109,8 +92,8 @@ def check(frame: pd.DataFrame, inputs: tuple[str, ...] | list[str] | None = None
             found.append(_problems(given & ~whole, raw, column, "not a whole number"))
             found.append(_problems(whole & ~number.between(low, high), raw, column, f"outside {low}–{high}"))
             typed[column] = number.where(whole & number.between(low, high)).astype("Int64")
-        elif column in FLOAT_RANGES:
-            low, high = FLOAT_RANGES[column]
+        elif column in NUMERIC:  # any number, inside its range when the contract gives one
+            low, high = FLOAT_RANGES.get(column, (-math.inf, math.inf))
             number = pd.to_numeric(raw.where(given), errors="coerce")
             found.append(_problems(given & number.isna(), raw, column, "not a number"))
             found.append(
