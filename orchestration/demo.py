@@ -41,14 +41,12 @@ def run_demo(
     seed: int = DEMO_SEED,
     log_format: str = "auto",
 ) -> RunResult:
-    from ingestion.devserver.generator import generate_crashes, generate_units
+    from ingestion.devserver.generator import generate_tables
     from ingestion.devserver.server import SocrataServer
 
     settings = get_settings().ensure()
     print(f"generating crashes {start} … {end} (~{crashes_per_day}/day, seed {seed}) …", flush=True)
-    crashes = generate_crashes(start, end, crashes_per_day=crashes_per_day, seed=seed)
-    vehicles, people = generate_units(crashes, seed=seed)
-    tables = {"crashes": crashes, "vehicles": vehicles, "people": people}
+    tables = generate_tables(start, end, crashes_per_day=crashes_per_day, seed=seed)
     print("  " + ", ".join(f"{k} {v.num_rows:,}" for k, v in tables.items()), flush=True)
 
     with SocrataServer(tables=tables, port=0) as server:

@@ -82,11 +82,9 @@ class ReferenceRun:
 @pytest.fixture(scope="session")
 def small_tables() -> dict[str, Any]:
     require("ingestion.devserver.generator")
-    from ingestion.devserver.generator import generate_crashes, generate_units
+    from ingestion.devserver.generator import generate_tables
 
-    crashes = generate_crashes(SMALL["start"], SMALL["end"], SMALL["crashes_per_day"], SMALL["seed"])
-    vehicles, people = generate_units(crashes, SMALL["seed"])
-    return {"crashes": crashes, "vehicles": vehicles, "people": people}
+    return generate_tables(SMALL["start"], SMALL["end"], SMALL["crashes_per_day"], SMALL["seed"])
 
 
 @pytest.fixture(scope="session")
