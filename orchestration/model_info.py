@@ -14,6 +14,8 @@ from typing import Any
 from crashes.config import get_settings
 
 _METRIC_KEYS = ("test_metrics", "metrics_test", "test", "metrics")
+# Shown first when describing a model, in this order.
+_HEADLINE = ("roc_auc", "pr_auc", "f1", "brier")
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,11 @@ class ModelInfo:
         return {}
 
     def describe(self) -> str:
-        metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(self.test_metrics.items())[:4])
+        ranked = sorted(
+            self.test_metrics.items(),
+            key=lambda kv: (_HEADLINE.index(kv[0]) if kv[0] in _HEADLINE else len(_HEADLINE), kv[0]),
+        )
+        metrics = ", ".join(f"{k} {v:.3f}" for k, v in ranked[:4])
         trained = self.metadata.get("trained_at") or self.metadata.get("created_at")
         parts = [self.version] + ([f"trained {trained}"] if trained else []) + ([metrics] if metrics else [])
         return " · ".join(parts)
