@@ -29,7 +29,7 @@ def test_pointer_shapes(crashes_home: Path, pointer: str) -> None:
     model = current_model()
     assert model is not None and model.version == "v2"
     assert model.test_metrics == {"roc_auc": 0.73, "pr_auc": 0.5}
-    assert model.describe().startswith("v2 · ")
+    assert model.describe() == "v2 · roc_auc 0.730, pr_auc 0.500"
 
 
 def test_nested_metrics_skip_non_numbers(crashes_home: Path) -> None:
