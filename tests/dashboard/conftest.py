@@ -61,7 +61,7 @@ def require_model(demo: Demo) -> None:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    from ingestion.devserver.generator import generate_crashes, generate_units
+    from ingestion.devserver.generator import generate_tables
     from ingestion.devserver.server import SocrataServer
     from orchestration.flow import run_pipeline
 
@@ -70,9 +70,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     os.environ["CRASHES_HOME"] = str(home)
     for key in ISOLATED:
         os.environ.pop(key, None)
-    crashes = generate_crashes(DEMO["start"], DEMO["end"], DEMO["crashes_per_day"], DEMO["seed"])
-    vehicles, people = generate_units(crashes, DEMO["seed"])
-    tables = {"crashes": crashes, "vehicles": vehicles, "people": people}
+    tables = generate_tables(DEMO["start"], DEMO["end"], DEMO["crashes_per_day"], DEMO["seed"])
     try:
         with SocrataServer(tables=tables, port=0) as server:
             started = time.perf_counter()
