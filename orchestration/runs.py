@@ -16,10 +16,10 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from crashes.config import get_settings
 
@@ -79,6 +79,7 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+_R = TypeVar("_R")
 
 
 def now_iso() -> str:
@@ -188,38 +189,19 @@ class StageRecord(StageFigures):
     error: str | None = None
 
 
+def _from_row(cls: type[_R], row: sqlite3.Row, json_columns: tuple[str, ...]) -> _R:
+    """A record from a row: the columns the dataclass has, JSON columns decoded."""
+    columns = {f.name for f in fields(cls)} & set(row.keys())  # type: ignore[arg-type]  # Row iterates values
+    values = {k: (json.loads(row[k]) if k in json_columns else row[k]) for k in columns}
+    return cls(**values)
+
+
 def _run(row: sqlite3.Row) -> RunRecord:
-    return RunRecord(
-        id=row["id"],
-        trigger=row["trigger"],
-        job=row["job"],
-        args=json.loads(row["args"]),
-        started=row["started"],
-        ended=row["ended"],
-        status=row["status"],
-        error=row["error"],
-        schedule_id=row["schedule_id"],
-    )
+    return _from_row(RunRecord, row, ("args",))
 
 
 def _stage(row: sqlite3.Row) -> StageRecord:
-    return StageRecord(
-        run_id=row["run_id"],
-        name=row["name"],
-        position=row["position"],
-        started=row["started"],
-        ended=row["ended"],
-        duration_s=row["duration_s"],
-        status=row["status"],
-        rows_in=json.loads(row["rows_in"]),
-        rows_out=json.loads(row["rows_out"]),
-        tests_passed=row["tests_passed"],
-        tests_failed=row["tests_failed"],
-        expectations_failed=row["expectations_failed"],
-        model_version=row["model_version"],
-        detail=json.loads(row["detail"]),
-        error=row["error"],
-    )
+    return _from_row(StageRecord, row, ("rows_in", "rows_out", "detail"))
 
 
 # --------------------------------------------------------------------------- runs and stages
