@@ -1,0 +1,146 @@
+"""`build()`: quality gate → `dbt build` → publish gold, summarised for people and the run history.
+
+Gold is replaced only when every model built and no test failed (warnings do not block): a
+failed build leaves the previous snapshot in place for readers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from crashes import warehouse
+from crashes.config import get_settings
+from crashes.errors import CrashesError
+from transform.dbt import GOLD_BUILD_FILE, TEST_TYPES, DbtPaths, NodeResult, model_docs, run_dbt
+from transform.publish import publish
+
+MODEL_TYPES = ("model", "seed", "snapshot")
+FAILED = ("error", "fail")
+
+
+@dataclass
+class BuildResult:
+    ok: bool
+    models_built: int = 0
+    models_failed: int = 0
+    models_skipped: int = 0
+    tests_passed: int = 0
+    tests_failed: int = 0
+    tests_warned: int = 0
+    rows_per_mart: dict[str, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+    dbt_seconds: float = 0.0
+    publish_seconds: float = 0.0
+    quality: str | None = None
+    published: Path | None = None
+    problems: list[str] = field(default_factory=list)
+    log_path: Path | None = None
+
+    def summary(self) -> str:
+        verdict = "ok" if self.ok else "FAILED"
+        gold = f"gold published ({len(self.rows_per_mart)} marts)" if self.published else "gold not replaced"
+        lines = [
+            f"build {verdict} in {self.elapsed:.1f} s (dbt {self.dbt_seconds:.1f} s, publish "
+            f"{self.publish_seconds:.1f} s): {self.models_built} models built, "
+            f"{self.models_failed} failed, {self.models_skipped} skipped; tests {self.tests_passed} passed, "
+            f"{self.tests_failed} failed, {self.tests_warned} warned; {gold}"
+        ]
+        if self.quality:
+            lines += [f"  {line}" for line in self.quality.splitlines()]
+        lines += [f"  {p}" for p in self.problems]
+        if self.rows_per_mart:
+            width = max(len(name) for name in self.rows_per_mart)
+            lines.append("  rows per mart:")
+            lines += [f"    {name:<{width}} {rows:>12,}" for name, rows in self.rows_per_mart.items()]
+        if self.published:
+            lines.append(f"  snapshot: {self.published}")
+        if self.log_path and not self.ok:
+            lines.append(f"  dbt log: {self.log_path}")
+        return "\n".join(lines)
+
+
+def _quality_gate() -> tuple[bool, str]:
+    """The ingestion stage's gate on loads not yet checked; absent until ingestion provides it."""
+    try:
+        from ingestion.quality import check_new_loads
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("ingestion"):
+            return True, "quality gate: not available (ingestion.quality not installed)"
+        raise
+    report = check_new_loads()
+    return bool(report.ok), report.summary()
+
+
+def _require_raw(path: Path) -> None:
+    """A build without raw data can only fail; say what to do instead."""
+    if not path.exists():
+        raise CrashesError(f"no warehouse at {path}: run `crashes ingest` first")
+    with warehouse.connect(read_only=True) as con:
+        if not warehouse.table_exists(con, "raw", "crashes"):
+            raise CrashesError(f"no raw.crashes in {path}: run `crashes ingest` first")
+
+
+def _tally(result: BuildResult, nodes: list[NodeResult]) -> None:
+    for node in nodes:
+        if node.resource_type in MODEL_TYPES:
+            if node.status == "success":
+                result.models_built += 1
+            elif node.status == "skipped":
+                result.models_skipped += 1
+            elif node.status in FAILED:
+                result.models_failed += 1
+                result.problems.append(f"model {node.name} failed: {node.message}")
+        elif node.resource_type in TEST_TYPES:
+            if node.status == "pass":
+                result.tests_passed += 1
+            elif node.status == "warn":
+                result.tests_warned += 1
+                result.problems.append(f"warning: {node.resource_type} {node.name}: {node.message}")
+            elif node.status in FAILED:
+                result.tests_failed += 1
+                result.problems.append(f"{node.resource_type} {node.name} failed: {node.message}")
+
+
+def build(select: str | None = None, full_refresh: bool = False) -> BuildResult:
+    """Gate the new loads, build and test with dbt, and publish gold if everything passed."""
+    settings = get_settings().ensure()
+    started = time.perf_counter()
+    _require_raw(settings.warehouse_path)
+    paths = DbtPaths.for_settings(settings)
+    result = BuildResult(ok=False, log_path=paths.logs / "dbt.log")
+
+    gate_ok, result.quality = _quality_gate()
+    if not gate_ok:
+        result.problems.append("quality gate failed: dbt not run")
+        result.elapsed = time.perf_counter() - started
+        return result
+
+    command = ["build"]
+    if select:
+        command += ["--select", select]
+    if full_refresh:
+        command.append("--full-refresh")
+    dbt_started = time.perf_counter()
+    run = run_dbt(command, settings)
+    result.dbt_seconds = time.perf_counter() - dbt_started
+    _tally(result, run.nodes)
+    if run.error:
+        result.problems.append(f"dbt: {run.error}")
+    result.ok = run.success and result.models_failed == 0 and result.tests_failed == 0 and not run.error
+
+    if result.ok:
+        publish_started = time.perf_counter()
+        try:
+            docs = model_docs(paths.target, "marts")
+            result.rows_per_mart = publish(settings.home / GOLD_BUILD_FILE, settings.gold_path, docs)
+            result.published = settings.gold_path
+        except (duckdb.Error, OSError) as exc:
+            result.ok = False
+            result.problems.append(f"publish failed, gold not replaced: {' '.join(str(exc).split())}")
+        result.publish_seconds = time.perf_counter() - publish_started
+    result.elapsed = time.perf_counter() - started
+    return result
