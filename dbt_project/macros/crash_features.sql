@@ -1,10 +1,12 @@
 {#- Derived crash features, shared by fct_crashes and its unit tests. The bins are defined in
     docs/contracts.md; the model's features and the dashboard's filters depend on them. -#}
 
-{#- Floor to the grid. The epsilon keeps 41.79 in the 41.79 cell: 41.79 * 100 is 4178.999… in
-    binary floating point, which a bare floor() would put one cell down. -#}
+{#- Floor to the grid, dividing by the (integer) cells per degree so 41.79 comes out as the
+    double nearest 41.79. The epsilon keeps 41.79 in the 41.79 cell: 41.79 * 100 is 4178.999…
+    in binary floating point, which a bare floor() would put one cell down. -#}
 {% macro grid_bin(value, degrees=var('location_grid_degrees')) -%}
-    cast(floor({{ value }} / {{ degrees }} + 1e-9) * {{ degrees }} as double)
+    {%- set cells = (1 / degrees) | round | int -%}
+    cast(floor({{ value }} * {{ cells }} + 1e-9) / {{ cells }} as double)
 {%- endmacro %}
 
 {% macro hour_bin(hour) -%}

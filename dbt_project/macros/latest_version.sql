@@ -1,13 +1,38 @@
 {#- Socrata can deliver a record more than once (amendments; unordered paging repeated 1,926 real
-    records). Keep the newest: latest `:updated_at`, then latest load; replays have no
-    `:updated_at`, so the load decides. -#}
+    records). Keep the newest: latest `:updated_at`, then latest load (replays have no
+    `:updated_at`, so the load decides), then dlt's row id when raw has one, so exactly one
+    version survives even if a load repeated a record.
+
+    Raw is merged on the key by dlt, so repeats are rare: keys seen once pass straight through
+    (one hash aggregate over the key column finds the others) and only repeated keys are ranked,
+    with "no newer version exists" rather than a window, so nothing wide is ever sorted. A
+    filter on the result (an incremental model's load id) still reaches the scan of `relation`.
+    Pass the relation itself, not a CTE: a CTE used twice would be materialised in full. -#}
 {% macro latest_version(relation, key) -%}
-    select *
-    from {{ relation }}
-    qualify row_number() over (
-        partition by {{ key }}
-        order by
-            try_cast(socrata_updated_at as timestamp) desc nulls last,
-            _dlt_load_id desc nulls last
-    ) = 1
+    {%- set tie_breaker = '_dlt_id' if '_dlt_id' in column_names(relation) else none -%}
+    {%- set repeated_keys -%}
+        select {{ key }} from {{ relation }} where {{ key }} is not null group by {{ key }} having count(*) > 1
+    {%- endset -%}
+    select single_version.*
+    from {{ relation }} as single_version
+    anti join ({{ repeated_keys }}) as repeated using ({{ key }})
+    union all
+    select this_version.*
+    from {{ relation }} as this_version
+    semi join ({{ repeated_keys }}) as repeated using ({{ key }})
+    anti join {{ relation }} as newer_version
+        on
+            newer_version.{{ key }} = this_version.{{ key }}
+            and {{ _version_rank('newer_version', tie_breaker) }}
+            > {{ _version_rank('this_version', tie_breaker) }}
+{%- endmacro %}
+
+{% macro _version_rank(alias, tie_breaker) -%}
+    (
+        coalesce(try_cast({{ alias }}.socrata_updated_at as timestamp), '-infinity'::timestamp),
+        {{ alias }}._dlt_load_id
+        {%- if tie_breaker %},
+            {{ alias }}.{{ tie_breaker }}
+        {%- endif %}
+    )
 {%- endmacro %}

@@ -1,9 +1,23 @@
-{#- Per crash: who was involved, how badly hurt, and the drivers' ages. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='crash_record_id',
+    incremental_strategy='merge',
+    on_schema_change='append_new_columns',
+) }}
+{#- Per crash: who was involved, how badly hurt, and the drivers' ages. A table, incremental:
+    only crashes with people in newer loads are re-aggregated. -#}
 with
 
 people as (
 
     select * from {{ ref('stg_chicago__people') }}
+    {% if is_incremental() %}
+    where
+        crash_record_id in (
+            select newer.crash_record_id from {{ ref('stg_chicago__people') }} as newer
+            where {{ newer_loads('newer.load_id') }}
+        )
+    {% endif %}
 
 ),
 

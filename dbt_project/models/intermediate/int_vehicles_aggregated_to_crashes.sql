@@ -1,9 +1,24 @@
-{#- Per crash: its units by type. Units include pedestrians and cyclists, not only vehicles. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='crash_record_id',
+    incremental_strategy='merge',
+    on_schema_change='append_new_columns',
+) }}
+{#- Per crash: its units by type. Units include pedestrians and cyclists, not only vehicles.
+    A table, incremental: only crashes with units in newer loads are re-aggregated, so
+    fct_crashes reads a few rows instead of grouping every unit on every build. -#}
 with
 
 vehicles as (
 
     select * from {{ ref('stg_chicago__vehicles') }}
+    {% if is_incremental() %}
+    where
+        crash_record_id in (
+            select newer.crash_record_id from {{ ref('stg_chicago__vehicles') }} as newer
+            where {{ newer_loads('newer.load_id') }}
+        )
+    {% endif %}
 
 ),
 

@@ -17,8 +17,8 @@ monthly as (
         count(*) filter (where injuries_total > 0) as injury_crash_count,
         count(*) filter (where injuries_fatal > 0) as fatal_crash_count,
         count(*) filter (where has_pedestrian or has_cyclist) as vulnerable_road_user_crash_count,
-        avg(latitude) as mean_latitude,
-        avg(longitude) as mean_longitude
+        median(latitude) as median_latitude,
+        median(longitude) as median_longitude
 
     from crashes
     where beat_of_occurrence is not null and crash_date is not null
@@ -39,8 +39,8 @@ final as (
         cast(crash_count / day(last_day(month_start)) as double) as crashes_per_day,
         cast(hit_and_run_count / crash_count as double) as hit_and_run_rate,
         cast(injury_crash_count / crash_count as double) as injury_rate,
-        cast(mean_latitude as double) as mean_latitude,
-        cast(mean_longitude as double) as mean_longitude
+        cast(median_latitude as double) as median_latitude,
+        cast(median_longitude as double) as median_longitude
 
     from monthly
 

@@ -7,22 +7,25 @@
 {#- One row per crash: typed attributes, unit and people aggregates, derived features.
 
     Incremental: a crash is rebuilt when a newer load touched it, one of its units or one of
-    its people, and every crash whose location was unusable is re-imputed, because the beat
-    medians it borrows move with new data. That keeps an incremental build equal to a full one. -#}
--- depends_on: {{ ref('stg_chicago__vehicles') }}
--- depends_on: {{ ref('stg_chicago__people') }}
+    its people (the aggregates carry their newest load), and every crash whose location was
+    unusable is re-imputed, because the beat medians it borrows move with new data. That keeps
+    an incremental build equal to a full one. -#}
 with
 
 {% if is_incremental() %}
 changed as (
 
-    select crash_record_id from {{ ref('stg_chicago__crashes') }} where {{ newer_loads('load_id') }}
+    select crash_record_id from {{ ref('stg_chicago__crashes') }}
+    where {{ newer_loads('load_id') }}
     union
-    select crash_record_id from {{ ref('stg_chicago__vehicles') }} where {{ newer_loads('load_id') }}
+    select crash_record_id from {{ ref('int_vehicles_aggregated_to_crashes') }}
+    where {{ newer_loads('last_load_id') }}
     union
-    select crash_record_id from {{ ref('stg_chicago__people') }} where {{ newer_loads('load_id') }}
+    select crash_record_id from {{ ref('int_people_aggregated_to_crashes') }}
+    where {{ newer_loads('last_load_id') }}
     union
-    select crash_record_id from {{ this }} where not has_valid_location
+    select crash_record_id from {{ this }}
+    where not has_valid_location
 
 ),
 {% endif %}
@@ -30,23 +33,27 @@ changed as (
 crashes as (
 
     select * from {{ ref('stg_chicago__crashes') }}
-    {% if is_incremental() -%}
-        where crash_record_id in (select changed.crash_record_id from changed)
-    {%- endif %}
+    {% if is_incremental() %}
+    where crash_record_id in (select changed.crash_record_id from changed)
+    {% endif %}
 
 ),
 
 vehicles as (
 
     select * from {{ ref('int_vehicles_aggregated_to_crashes') }}
-    where crash_record_id in (select crashes.crash_record_id from crashes)
+    {% if is_incremental() %}
+    where crash_record_id in (select changed.crash_record_id from changed)
+    {% endif %}
 
 ),
 
 people as (
 
     select * from {{ ref('int_people_aggregated_to_crashes') }}
-    where crash_record_id in (select crashes.crash_record_id from crashes)
+    {% if is_incremental() %}
+    where crash_record_id in (select changed.crash_record_id from changed)
+    {% endif %}
 
 ),
 
@@ -172,7 +179,7 @@ final as (
         cast(coalesce(people.pedestrian_count, 0) > 0 as boolean) as has_pedestrian,
         cast(coalesce(people.cyclist_count, 0) > 0 as boolean) as has_cyclist,
 
-        cast(imputed.garbled_columns as varchar []) as garbled_columns,
+        cast(imputed.garbled_columns as varchar[]) as garbled_columns,
         cast(imputed.source_updated_at as timestamp) as source_updated_at,
         cast(imputed.load_id as varchar) as load_id,
         cast(

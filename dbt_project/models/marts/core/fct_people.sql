@@ -5,26 +5,55 @@
     on_schema_change='append_new_columns',
 ) }}
 {#- One row per person in a crash, typed, with their unit (joined on vehicle_id) and their
-    road-user role. Rebuilt when a newer load touched the person or their unit. -#}
+    road-user group.
+
+    Incremental: people of newer loads are built from staging; people already built whose unit
+    arrived in a newer load keep their own columns and take the unit's fresh ones. Both paths
+    read only new rows (a filter on the load id reaches the raw scans), and together they give
+    what a full build gives. -#}
+-- depends_on: {{ ref('stg_chicago__vehicles') }}
 with
-
-{% if is_incremental() %}
-changed as (
-
-    select person_id from {{ ref('int_people_joined_to_vehicles') }}
-    where {{ newer_loads('load_id') }} or {{ newer_loads('vehicle_load_id') }}
-
-),
-{% endif %}
 
 people as (
 
     select * from {{ ref('int_people_joined_to_vehicles') }}
-    {% if is_incremental() -%}
-        where person_id in (select changed.person_id from changed)
-    {%- endif %}
+    {% if is_incremental() %}
+    where {{ newer_loads('load_id') }}
+    {% endif %}
 
 ),
+
+{% if is_incremental() %}
+newer_units as (
+
+    select
+        vehicle_id,
+        crash_unit_id,
+        unit_no,
+        unit_type,
+        load_id as unit_load_id
+
+    from {{ ref('stg_chicago__vehicles') }}
+    where {{ newer_loads('load_id') }} and vehicle_id is not null
+
+),
+
+relinked as (
+
+    select
+        built.* replace (
+            cast(newer_units.crash_unit_id as varchar) as crash_unit_id,
+            cast(newer_units.unit_no as integer) as unit_no,
+            cast(newer_units.unit_type as varchar) as unit_type,
+            cast(greatest(built.load_id, newer_units.unit_load_id) as varchar) as last_load_id
+        )
+
+    from {{ this }} as built
+    inner join newer_units on built.vehicle_id = newer_units.vehicle_id
+    where built.person_id not in (select people.person_id from people)
+
+),
+{% endif %}
 
 final as (
 
@@ -73,13 +102,23 @@ final as (
         cast(bac_result as varchar) as bac_result,
         cast(bac_result_value as double) as bac_result_value,
         cast(is_cell_phone_use as boolean) as is_cell_phone_use,
-        cast(garbled_columns as varchar []) as garbled_columns,
+        cast(garbled_columns as varchar[]) as garbled_columns,
         cast(source_updated_at as timestamp) as source_updated_at,
         cast(load_id as varchar) as load_id,
         cast(greatest(load_id, vehicle_load_id) as varchar) as last_load_id
 
     from people
 
+),
+
+unioned as (
+
+    select * from final
+    {% if is_incremental() %}
+    union all by name
+    select * from relinked
+    {% endif %}
+
 )
 
-select * from final
+select * from unioned

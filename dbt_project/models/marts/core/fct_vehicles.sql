@@ -11,9 +11,9 @@ with
 vehicles as (
 
     select * from {{ ref('stg_chicago__vehicles') }}
-    {% if is_incremental() -%}
-        where {{ newer_loads('load_id') }}
-    {%- endif %}
+    {% if is_incremental() %}
+    where {{ newer_loads('load_id') }}
+    {% endif %}
 
 ),
 
@@ -29,8 +29,8 @@ final as (
         cast(num_passengers as integer) as num_passengers,
         cast(occupant_cnt as integer) as occupant_cnt,
         cast(is_commercial_vehicle as boolean) as is_commercial_vehicle,
-        cast(make as varchar) as make,
-        cast(model as varchar) as model,
+        cast(vehicle_make as varchar) as vehicle_make,
+        cast(vehicle_model as varchar) as vehicle_model,
         cast(lic_plate_state as varchar) as lic_plate_state,
         cast(vehicle_year as integer) as vehicle_year,
         cast(vehicle_defect as varchar) as vehicle_defect,
@@ -80,7 +80,7 @@ final as (
         cast(mcs_report_no as varchar) as mcs_report_no,
         cast(is_mcs_violation_cause as boolean) as is_mcs_violation_cause,
         cast(is_mcs_out_of_service as boolean) as is_mcs_out_of_service,
-        cast(garbled_columns as varchar []) as garbled_columns,
+        cast(garbled_columns as varchar[]) as garbled_columns,
         cast(source_updated_at as timestamp) as source_updated_at,
         cast(load_id as varchar) as load_id,
         cast(load_id as varchar) as last_load_id

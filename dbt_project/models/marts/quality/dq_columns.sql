@@ -20,8 +20,8 @@ with
         garbled.column_name,
         count(*) as garbled_count
 
-    from {{ ref(model) }}
-    cross join unnest(garbled_columns) as garbled (column_name)
+    from {{ ref(model) }} as facts
+    cross join unnest(facts.garbled_columns) as garbled (column_name)
     group by garbled.column_name
 
 ),
@@ -45,8 +45,8 @@ with
 unioned as (
 
     {% for dataset, _ in datasets %}
-        select * from {{ dataset }}_columns
-        {% if not loop.last %}union all{% endif %}
+    select * from {{ dataset }}_columns
+    {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

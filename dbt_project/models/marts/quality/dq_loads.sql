@@ -24,14 +24,23 @@ rejected as (
 current_rows as (
 
     {% for dataset, model in datasets %}
-        select
-            '{{ dataset }}' as dataset,
-            load_id,
-            count(*) as row_count,
-            count(*) filter (where len(garbled_columns) > 0) as garbled_row_count
-        from {{ ref(model) }}
-        group by load_id
-        {% if not loop.last %}union all{% endif %}
+    select
+        '{{ dataset }}' as dataset,
+        load_id,
+        count(*) as row_count,
+        count(*) filter (where len(garbled_columns) > 0) as garbled_row_count
+    from {{ ref(model) }}
+    group by load_id
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+dataset_names as (
+
+    {% for dataset, _ in datasets %}
+    select '{{ dataset }}' as dataset
+    {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
@@ -42,10 +51,10 @@ load_datasets as (
         loads.load_id,
         loads.loaded_at,
         loads.load_status,
-        datasets.dataset
+        dataset_names.dataset
 
     from loads
-    cross join (values {% for dataset, _ in datasets %}('{{ dataset }}'){{ ", " if not loop.last }}{% endfor %}) as datasets (dataset)
+    cross join dataset_names
 
 ),
 

@@ -53,13 +53,7 @@ with
 
 source as (
 
-    select * from {{ source('chicago', 'crashes') }}
-
-),
-
-latest as (
-
-    {{ latest_version('source', 'crash_record_id') }}
+    {{ latest_version(source('chicago', 'crashes'), 'crash_record_id') }}
 
 ),
 
@@ -71,7 +65,7 @@ renamed as (
         {{ garbled_columns(spec) }} as garbled_columns,
         _dlt_load_id as load_id
 
-    from latest
+    from source
 
 )
 

@@ -35,13 +35,7 @@ with
 
 source as (
 
-    select * from {{ source('chicago', 'people') }}
-
-),
-
-latest as (
-
-    {{ latest_version('source', 'person_id') }}
+    {{ latest_version(source('chicago', 'people'), 'person_id') }}
 
 ),
 
@@ -53,7 +47,7 @@ renamed as (
         {{ garbled_columns(spec) }} as garbled_columns,
         _dlt_load_id as load_id
 
-    from latest
+    from source
 
 )
 

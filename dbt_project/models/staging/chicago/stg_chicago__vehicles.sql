@@ -7,8 +7,8 @@
     ('num_passengers', 'integer', 'num_passengers'),
     ('vehicle_id', 'text', 'vehicle_id'),
     ('cmrc_veh_i', 'flag', 'is_commercial_vehicle'),
-    ('make', 'text', 'make'),
-    ('model', 'text', 'model'),
+    ('make', 'text', 'vehicle_make'),
+    ('model', 'text', 'vehicle_model'),
     ('lic_plate_state', 'text', 'lic_plate_state'),
     ('vehicle_year', 'integer', 'vehicle_year'),
     ('vehicle_defect', 'text', 'vehicle_defect'),
@@ -77,13 +77,7 @@ with
 
 source as (
 
-    select * from {{ source('chicago', 'vehicles') }}
-
-),
-
-latest as (
-
-    {{ latest_version('source', 'crash_unit_id') }}
+    {{ latest_version(source('chicago', 'vehicles'), 'crash_unit_id') }}
 
 ),
 
@@ -95,7 +89,7 @@ renamed as (
         {{ garbled_columns(spec) }} as garbled_columns,
         _dlt_load_id as load_id
 
-    from latest
+    from source
 
 )
 
