@@ -6,12 +6,14 @@ field name, `socrata_*`, `_dlt_load_id`/`_dlt_id`, one row per key (dlt's merge:
 `socrata_updated_at` wins), and a `raw._dlt_loads` row per load.
 """
 
+# ruff: noqa: S608 - table and column names come from settings.py and the test itself; values are bound
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from ingestion.socrata.settings import DATASETS, column_name
 
@@ -56,8 +58,9 @@ class RawWarehouse:
         self._last_load = load
         return f"{load:.6f}"
 
-    def load(self, **datasets: str) -> str:
-        """Merge each `dataset=<SQL relation>` (API-named columns) as one load; returns its id."""
+    def load(self, **datasets: str | pa.Table) -> str:
+        """Merge each `dataset=<SQL relation or Arrow table>` (API-named columns) as one load;
+        returns the load id."""
         load_id = self._next_load_id()
         con = duckdb.connect(str(self.path))
         try:
@@ -69,15 +72,16 @@ class RawWarehouse:
             )
             for name, relation in datasets.items():
                 self._merge(con, name, relation, load_id)
-            con.execute(
-                "insert into raw._dlt_loads values (?, 'chicago_crashes', 0, now(), null)", [load_id]
-            )
+            con.execute("insert into raw._dlt_loads values (?, 'chicago_crashes', 0, now(), null)", [load_id])
         finally:
             con.close()
         return load_id
 
-    def _merge(self, con: duckdb.DuckDBPyConnection, name: str, relation: str, load_id: str) -> None:
+    def _merge(self, con: duckdb.DuckDBPyConnection, name: str, relation: str | pa.Table, load_id: str) -> None:
         spec = DATASETS[name]
+        if isinstance(relation, pa.Table):
+            con.register("delivered", relation)
+            relation = "delivered"
         con.execute(f"create or replace temp table incoming as select * from {relation}")
         delivered = {row[0]: row[1] for row in con.execute("describe incoming").fetchall()}
         as_text = {}

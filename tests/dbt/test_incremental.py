@@ -1,0 +1,247 @@
+"""A second load on top of the real build: the incremental build gets amendments, new rows,
+garbled values, orphans and re-linked people right, equals a full refresh, never blocks a
+reader of gold, and a failing build leaves gold alone."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from crashes.gold import connect as gold_connect
+from tests.dbt.conftest import RealBuild
+from tests.dbt.scenario import SecondLoad, write_second_load
+
+# Columns that depend on the clock at build time, not on the data.
+CLOCK_COLUMNS = {"dq_datasets": ("hours_since_last_load", "checked_at")}
+SCORED = 10
+
+
+@dataclass
+class ReaderLog:
+    reads: int = 0
+    errors: list[str] = field(default_factory=list)
+    snapshots: set[tuple[int, int]] = field(default_factory=set)
+
+
+@dataclass
+class Scenario:
+    load: SecondLoad
+    incremental: object
+    full_refresh: object
+    failed: object
+    incremental_gold: Path
+    full_gold: Path
+    reader: ReaderLog
+    gold_digest_before_failure: str
+    gold_digest_after_failure: str
+    gold_inode_before_failure: int
+    gold_inode_after_failure: int
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_gold_until(stop: threading.Event, gold: Path, log: ReaderLog) -> None:
+    """What a dashboard does: open gold read-only per request, read, close."""
+    while not stop.is_set():
+        try:
+            with gold_connect(gold) as con:
+                snapshot = con.execute(
+                    "select (select count(*) from marts.fct_crashes), "
+                    "(select count(*) from marts.ml_hit_and_run_features)"
+                ).fetchone()
+            log.snapshots.add(snapshot)
+            log.reads += 1
+        except Exception as exc:  # noqa: BLE001 - any failure is what the test reports
+            log.errors.append(f"{type(exc).__name__}: {exc}")
+
+
+def _write_scores(warehouse: Path, count: int) -> None:
+    """What `ml.score` leaves in the warehouse: scores for some crashes."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists ml")
+        con.execute(
+            "create or replace table ml.hit_and_run_scores as "
+            "select crash_record_id, 0.5 as probability, true as predicted_hit_and_run, "
+            "'v-test' as model_version, timestamp '2026-01-02 00:00:00' as scored_at "
+            "from raw.crashes order by crash_record_id limit ?",
+            [count],
+        )
+
+
+def _add_crash_in_the_future(warehouse: Path) -> None:
+    with duckdb.connect(str(warehouse)) as con:
+        last = con.execute("select max(_dlt_load_id) from raw.crashes").fetchone()[0]
+        con.execute(
+            "insert into raw.crashes (crash_record_id, crash_date, _dlt_load_id) values (?, ?, ?)",
+            ["scenario-crash-from-the-future", "2099-01-01T00:00:00.000", f"{float(last) + 1:.6f}"],
+        )
+
+
+@pytest.fixture(scope="module")
+def scenario(real_build: RealBuild, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    base = tmp_path_factory.mktemp("dbt-incremental")
+    gold = real_build.home / "gold.duckdb"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CRASHES_HOME", str(real_build.home))
+        mp.delenv("CRASHES_BRONZE_URL", raising=False)
+        from ingestion.pipeline import ingest
+        from transform import build
+
+        load = write_second_load(shared_data, base / "second-load")
+        ingest(source="replay", path=load.folder)
+        _write_scores(real_build.warehouse, SCORED)
+
+        log, stop = ReaderLog(), threading.Event()
+        reader = threading.Thread(target=_read_gold_until, args=(stop, gold, log), daemon=True)
+        reader.start()
+        try:
+            incremental = build()
+        finally:
+            stop.set()
+            reader.join(timeout=30)
+        incremental_gold = shutil.copyfile(gold, base / "incremental.duckdb")
+
+        full_refresh = build(full_refresh=True)
+        full_gold = shutil.copyfile(gold, base / "full-refresh.duckdb")
+
+        _add_crash_in_the_future(real_build.warehouse)
+        digest, inode = _digest(gold), gold.stat().st_ino
+        failed = build(select="fct_crashes")
+        yield Scenario(
+            load, incremental, full_refresh, failed, Path(incremental_gold), Path(full_gold), log,
+            digest, _digest(gold), inode, gold.stat().st_ino,
+        )  # fmt: skip
+
+
+def test_incremental_and_full_refresh_builds_pass(scenario: Scenario) -> None:
+    for result in (scenario.incremental, scenario.full_refresh):
+        assert result.ok, result.summary()
+        assert result.tests_failed == 0 and result.models_failed == 0
+
+
+def _rows_only_in(con: duckdb.DuckDBPyConnection, left: str, right: str, table: str) -> int:
+    exclude = ", ".join(CLOCK_COLUMNS.get(table, ()))
+    cols = f"* exclude ({exclude})" if exclude else "*"
+    return con.execute(
+        f"select count(*) from (select {cols} from {left}.marts.{table} "  # noqa: S608 - catalog names
+        f"except all select {cols} from {right}.marts.{table})"
+    ).fetchone()[0]
+
+
+def test_incremental_build_equals_a_full_refresh(scenario: Scenario) -> None:
+    with duckdb.connect() as con:
+        con.execute("attach ? as incremental (read_only)", [str(scenario.incremental_gold)])
+        con.execute("attach ? as full_refresh (read_only)", [str(scenario.full_gold)])
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'full_refresh' order by 1"
+            ).fetchall()
+        ]
+        differences = {
+            table: (
+                _rows_only_in(con, "incremental", "full_refresh", table),
+                _rows_only_in(con, "full_refresh", "incremental", table),
+            )
+            for table in tables
+        }
+    assert len(tables) == 13
+    assert differences == dict.fromkeys(tables, (0, 0))
+
+
+def test_amendments_replace_and_new_rows_add(scenario: Scenario, real_build: RealBuild) -> None:
+    load = scenario.load
+    with duckdb.connect(str(scenario.incremental_gold), read_only=True) as con:
+        labels = dict(
+            con.execute(
+                "select crash_record_id, is_hit_and_run from marts.fct_crashes where crash_record_id in "
+                "(select unnest(?))",
+                [list(load.amended)],
+            ).fetchall()
+        )
+        new = con.execute(
+            "select count(*), count(*) filter (where unit_count = 1 and person_count = 1) from marts.fct_crashes "
+            "where crash_record_id in (select unnest(?))",
+            [load.new_crashes],
+        ).fetchone()
+        total = con.execute("select count(*) from marts.fct_crashes").fetchone()[0]
+    assert labels == load.amended
+    assert new == (len(load.new_crashes), len(load.new_crashes))
+    assert total == real_build.samples.crashes.count + len(load.new_crashes) + 1  # + the garbled crash
+
+
+def test_garbled_values_are_nulled_counted_and_do_not_fail_the_build(scenario: Scenario) -> None:
+    load = scenario.load
+    with duckdb.connect(str(scenario.incremental_gold), read_only=True) as con:
+        row = con.execute(
+            "select posted_speed_limit, is_hit_and_run, is_location_imputed, latitude is not null, "
+            "list_sort(garbled_columns) from marts.fct_crashes where crash_record_id = ?",
+            [load.garbled_crash],
+        ).fetchone()
+        garbled = dict(
+            con.execute(
+                "select column_name, garbled_count from marts.dq_columns "
+                "where dataset = 'crashes' and garbled_count > 0"
+            ).fetchall()
+        )
+    assert row == (None, False, True, True, ["is_hit_and_run", "latitude", "longitude", "posted_speed_limit"])
+    assert garbled == {"is_hit_and_run": 1, "latitude": 1, "longitude": 1, "posted_speed_limit": 1}
+
+
+def test_orphan_unit_is_kept_counted_and_warned_about(scenario: Scenario) -> None:
+    with duckdb.connect(str(scenario.incremental_gold), read_only=True) as con:
+        kept = con.execute(
+            "select count(*) from marts.fct_vehicles where crash_unit_id = ?", [scenario.load.orphan_unit]
+        ).fetchone()[0]
+        orphans = con.execute("select orphan_row_count from marts.dq_datasets where dataset = 'vehicles'").fetchone()[0]
+    warned = [p for p in scenario.incremental.problems if "relationships_fct_vehicles_crash_record_id" in p]
+    assert kept == 1 and orphans == 1
+    assert len(warned) == 1 and "Got 1 result" in warned[0]
+
+
+def test_people_follow_their_unit_when_only_the_unit_changed(scenario: Scenario) -> None:
+    load = scenario.load
+    with duckdb.connect(str(scenario.incremental_gold), read_only=True) as con:
+        types = {
+            r[0]
+            for r in con.execute(
+                "select unit_type from marts.fct_people where person_id in (select unnest(?))", [load.retyped_people]
+            ).fetchall()
+        }
+    assert load.retyped_people and types == {load.retyped_unit_type}
+
+
+def test_scores_written_by_the_ml_stage_reach_gold(scenario: Scenario) -> None:
+    with duckdb.connect(str(scenario.incremental_gold), read_only=True) as con:
+        rows, versions = con.execute(
+            "select count(*), list(distinct model_version) from marts.ml_hit_and_run_scores"
+        ).fetchone()
+    assert (rows, versions) == (SCORED, ["v-test"])
+
+
+def test_readers_never_block_and_always_see_a_complete_snapshot(scenario: Scenario, real_build: RealBuild) -> None:
+    log = scenario.reader
+    with real_build.gold() as before, duckdb.connect(str(scenario.incremental_gold), read_only=True) as after:
+        counts = {con.execute("select count(*) from marts.fct_crashes").fetchone()[0] for con in (before, after)}
+    assert log.errors == []
+    assert log.reads >= 5
+    assert all(crashes == features for crashes, features in log.snapshots)
+    assert {crashes for crashes, _ in log.snapshots} <= counts
+
+
+def test_a_failed_build_leaves_the_published_snapshot_alone(scenario: Scenario) -> None:
+    failed = scenario.failed
+    assert not failed.ok and failed.published is None and failed.tests_failed >= 1
+    assert any("assert_no_crash_in_the_future" in p for p in failed.problems)
+    assert "gold not replaced" in failed.summary()
+    assert scenario.gold_digest_after_failure == scenario.gold_digest_before_failure
+    assert scenario.gold_inode_after_failure == scenario.gold_inode_before_failure
