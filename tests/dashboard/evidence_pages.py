@@ -88,7 +88,7 @@ def load_sources(gold: Path, sources: dict[str, dict[str, str]]) -> tuple[duckdb
         for source, queries in sources.items():
             memory.execute(f'create schema "{source}"')
             for name, sql in queries.items():
-                result = con.execute(sql).to_arrow_table()
+                result = con.sql(sql).to_arrow_table()
                 memory.register("_result", result)
                 memory.execute(f'create table "{source}"."{name}" as select * from _result')  # noqa: S608
                 memory.unregister("_result")

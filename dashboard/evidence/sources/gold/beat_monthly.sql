@@ -1,4 +1,4 @@
--- Police beat × month: counts, rates and the beat's mean location (agg_beat_monthly).
+-- Police beat × month: counts and rates (agg_beat_monthly).
 select
     beat_of_occurrence,
     try_cast(beat_of_occurrence as integer) // 100 as district,
@@ -10,7 +10,5 @@ select
     vulnerable_road_user_crash_count,
     crashes_per_day,
     hit_and_run_rate,
-    injury_rate,
-    mean_latitude,
-    mean_longitude
+    injury_rate
 from marts.agg_beat_monthly
