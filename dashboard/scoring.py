@@ -91,7 +91,7 @@ def check(frame: pd.DataFrame, inputs: tuple[str, ...] | list[str] | None = None
             whole = number.notna() & (number % 1 == 0)
             found.append(_problems(given & ~whole, raw, column, "not a whole number"))
             found.append(_problems(whole & ~number.between(low, high), raw, column, f"outside {low}–{high}"))
-            typed[column] = number.where(whole & number.between(low, high)).astype("Int64")
+            typed[column] = number.where(whole & number.between(low, high))  # float, NaN = missing, as ml reads it
         elif column in NUMERIC:  # any number, inside its range when the contract gives one
             low, high = FLOAT_RANGES.get(column, (-math.inf, math.inf))
             number = pd.to_numeric(raw.where(given), errors="coerce")
@@ -123,76 +123,35 @@ def record(values: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- the ml package's model
-FRAME_SCORERS = ("score_frame", "predict_frame", "predict_many", "score_records")
-ONE_BY_ONE_LIMIT = 2_000
-
-
 @dataclass(frozen=True)
 class Scored:
     probability: float
-    decision: bool | None
-    contributions: pd.DataFrame  # feature, contribution (log-odds), largest effect first
-    model_version: str | None
-
-
-def _contributions(raw: Any) -> pd.DataFrame:
-    if isinstance(raw, pd.Series):
-        raw = raw.to_dict()
-    if isinstance(raw, pd.DataFrame):
-        frame = raw.copy()
-    elif isinstance(raw, dict):
-        frame = pd.DataFrame({"feature": list(raw), "contribution": [float(v) for v in raw.values()]})
-    elif isinstance(raw, list | tuple) and raw and isinstance(raw[0], dict):
-        frame = pd.DataFrame(raw)
-    elif isinstance(raw, list | tuple):
-        frame = pd.DataFrame(list(raw), columns=["feature", "contribution"])
-    else:
-        return pd.DataFrame(columns=["feature", "contribution"])
-    frame = frame.rename(columns={frame.columns[0]: "feature", frame.columns[1]: "contribution"})
-    frame = frame[frame["feature"].astype(str).str.lower() != "bias"]
-    return frame.reindex(frame["contribution"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+    decision: bool
+    threshold: float
+    contributions: pd.DataFrame  # feature, contribution (log-odds), value; largest effect first
+    model_version: str
 
 
 def predict(values: dict[str, Any]) -> Scored:
-    """Score one hypothetical crash with the current model (`ml.score.predict_one`)."""
+    """Score one hypothetical crash with the current model (`ml.score.predict_one`, which checks
+    each value and explains the probability with XGBoost's exact contributions)."""
     from ml.score import predict_one
 
     prediction = predict_one(record(values))
-    decision = next(
-        (
-            getattr(prediction, a)
-            for a in ("predicted", "label", "decision", "is_hit_and_run")
-            if isinstance(getattr(prediction, a, None), bool)
-        ),
-        None,
-    )
+    contributions = pd.DataFrame(prediction.contributions, columns=["feature", "contribution", "value"])
     return Scored(
-        probability=float(prediction.probability),
-        decision=decision,
-        contributions=_contributions(getattr(prediction, "contributions", None)),
-        model_version=getattr(prediction, "model_version", None),
+        probability=prediction.probability,
+        decision=prediction.predicted,
+        threshold=prediction.threshold,
+        contributions=contributions,
+        model_version=prediction.model_version,
     )
 
 
-def score_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Probabilities for checked rows: ml's frame scorer when it has one, else one by one
-    (capped). Returns the rows with `probability` and how they were scored."""
-    import ml.score as ml_score
+def score_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Checked rows with the current model's probability and decision (`ml.score.score_frame`,
+    one vectorised pass)."""
+    from ml.score import score_frame
 
-    features = rows.drop(columns=[ID_COLUMN], errors="ignore")
-    for name in FRAME_SCORERS:
-        scorer = getattr(ml_score, name, None)
-        if callable(scorer):
-            scored = scorer(features)
-            probability = scored["probability"] if isinstance(scored, pd.DataFrame) else scored
-            return rows.assign(probability=list(probability)), f"ml.score.{name}"
-    if len(rows) > ONE_BY_ONE_LIMIT:
-        raise CrashesError(
-            f"this model can only score crashes one at a time here (ml.score has no frame scorer); "
-            f"upload at most {ONE_BY_ONE_LIMIT:,} rows"
-        )
-    probabilities = [
-        ml_score.predict_one({k: v for k, v in r.items() if not pd.isna(v)}).probability
-        for r in features.to_dict(orient="records")
-    ]
-    return rows.assign(probability=probabilities), "ml.score.predict_one per row"
+    scored = score_frame(rows.drop(columns=[ID_COLUMN], errors="ignore"))
+    return rows.assign(probability=scored["probability"], predicted_hit_and_run=scored["predicted_hit_and_run"])

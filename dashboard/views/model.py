@@ -140,19 +140,15 @@ if submitted:
         st.session_state["prediction_record"] = scoring.record(values)
 scored = st.session_state.get("prediction")
 if scored is not None:
-    decision = (
-        ""
-        if scored.decision is None
-        else (" — flagged as a likely hit-and-run" if scored.decision else " — below the decision threshold")
-    )
+    verdict = "flagged as a likely hit-and-run" if scored.decision else "not flagged"
     st.metric("Hit-and-run probability", f"{scored.probability:.1%}")
-    st.caption(f"Model {scored.model_version or view.version}{decision}")
+    st.caption(f"Model {scored.model_version}: {verdict} (threshold {scored.threshold:.1%}).")
     top = scored.contributions.head(12).iloc[::-1]
     if len(top):
         fig = go.Figure(
             go.Bar(
                 x=top["contribution"],
-                y=top["feature"].astype(str),
+                y=top["feature"].astype(str) + " = " + top["value"].astype(str),
                 orientation="h",
                 marker_color=["#e45756" if v > 0 else "#4c78a8" for v in top["contribution"]],
             )
@@ -170,11 +166,11 @@ upload = st.file_uploader("CSV file", type=["csv"], key="upload")
 if upload is not None:
     try:
         checked = scoring.check(scoring.read_csv(upload.getvalue()))
-        result, how = scoring.score_rows(checked.rows) if len(checked.rows) else (checked.rows, "nothing to score")
+        result = scoring.score_rows(checked.rows) if len(checked.rows) else checked.rows
     except CrashesError as exc:
         st.error(f"{upload.name}: {exc}")
     else:
-        st.success(f"{upload.name}: {len(result):,} of {checked.total_rows:,} rows scored ({how}).")
+        st.success(f"{upload.name}: {len(result):,} of {checked.total_rows:,} rows scored.")
         if checked.bad_rows:
             st.warning(f"{checked.bad_rows:,} rows left out for invalid values:")
             st.dataframe(checked.problems, hide_index=True)
