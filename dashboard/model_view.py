@@ -112,10 +112,12 @@ class ModelView(ModelInfo):
         table = table.assign(_o=table["split"].map(order).fillna(4)).sort_values(["_o", "model"])
         return table[["split", "model", *wanted]].reset_index(drop=True)
 
-    def calibration(self) -> pd.DataFrame:
-        return _frame(
-            _first(self.metadata, "calibration", "metrics.calibration", "metrics.test.calibration"), ("bin", "observed")
-        )
+    def calibration(self, split: str = "test") -> pd.DataFrame:
+        """The registry's calibration table (equal-count bins: predicted vs observed) for a split."""
+        table = _frame(_first(self.metadata, "calibration", "metrics.calibration"), ("bin", "observed"))
+        if "split" in table.columns:
+            table = table[table["split"] == split].drop(columns="split").reset_index(drop=True)
+        return table
 
     def importances(self) -> pd.DataFrame:
         table = _frame(

@@ -221,7 +221,9 @@ def hour_weekday(f: CrashFilter) -> pd.DataFrame:
 
 
 # Pointy-top hexagons on a plane where x = longitude * cos(41.84°) (degrees of latitude), y =
-# latitude: d3-hexbin's assignment, set-based. $r is the hexagon's circumradius in degrees.
+# latitude: d3-hexbin's two-candidate assignment, set-based, but comparing true distances (grid
+# units scaled back by dx² = 3r², dy² = 2.25r²; d3 compares them unscaled, which misplaces points
+# near a border). $r is the hexagon's circumradius in degrees.
 HEXBIN = f"""
 with points as (
     select longitude * cos(radians(41.84)) / (sqrt(3) * $r) as gx, latitude / (1.5 * $r) as gy,
@@ -239,7 +241,8 @@ with points as (
 ), best as (
     select is_hit_and_run,
            abs(py1) * 3 > 1
-           and (px - pi) ** 2 + py1 ** 2 > (px - (pi + di)) ** 2 + (gy - (pj + dj)) ** 2 as take_second,
+           and 3 * (px - pi) ** 2 + 2.25 * py1 ** 2
+               > 3 * (px - (pi + di)) ** 2 + 2.25 * (gy - (pj + dj)) ** 2 as take_second,
            case when take_second then pi + di + (case when odd_row then 0.5 else -0.5 end) else pi end as ci,
            case when take_second then pj + dj else pj end as cj
     from cell
