@@ -266,5 +266,5 @@ def test_hexbins_assign_each_crash_to_its_nearest_hexagon(demo: Demo) -> None:
         return min(candidates)[1]
 
     points = demo.sql("select longitude, latitude from marts.fct_crashes where latitude is not null")
-    assert len(points) == demo.one("select count(*) from marts.fct_crashes") > 1000
+    assert len(points) > 1000
     assert Counter(nearest(lng * scale, lat) for lng, lat in points) == sql_counts
