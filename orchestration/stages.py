@@ -14,6 +14,9 @@ from orchestration.dag import Stage, StageFailed, StageOutcome
 from orchestration.layers import raw_facts
 from orchestration.model_info import current_model
 
+# With its parents: the scores' staging model is compiled empty until the ml source table exists.
+SCORES_MART = "+ml_hit_and_run_scores"
+
 
 def _first_line(result: Any) -> str:
     summary = getattr(result, "summary", None)
@@ -73,11 +76,11 @@ def quality() -> Stage:
     return Stage("quality", run, after=("ingest",), description="Great Expectations on the new loads")
 
 
-def build() -> Stage:
+def build(select: str | None = None, name: str = "build", after: tuple[str, ...] = ("quality",)) -> Stage:
     def run() -> StageOutcome:
         from transform import build as run_build
 
-        result = run_build()
+        result = run_build(select=select)
         outcome = StageOutcome(
             summary=_first_line(result),
             rows_out=_ints(getattr(result, "rows_per_mart", None)),
@@ -90,7 +93,13 @@ def build() -> Stage:
             raise StageFailed(f"dbt build failed: {why or outcome.summary}", outcome)
         return outcome
 
-    return Stage("build", run, after=("quality",), description="dbt build, tests, publish gold")
+    what = f"dbt build {select}, tests, publish gold" if select else "dbt build, tests, publish gold"
+    return Stage(name, run, after=after, description=what)
+
+
+def publish_scores() -> Stage:
+    """Scores land in the warehouse; rebuilding their mart puts them in gold for the readers."""
+    return build(select=SCORES_MART, name="publish", after=("score",))
 
 
 def train(after: tuple[str, ...] = ("build",)) -> Stage:
@@ -128,15 +137,15 @@ def score(after: tuple[str, ...]) -> Stage:
 def pipeline(
     since: date | None, until: date | None, datasets: str | None, base_url: str | None, retrain: bool
 ) -> list[Stage]:
-    """ingest → quality → build → (train) → score; train when asked or when no model exists yet."""
+    """ingest → quality → build → (train) → score → publish; train when asked or when no model exists."""
     stages = [ingest(since, until, datasets, base_url), quality(), build()]
     if retrain or current_model() is None:
         stages += [train(), score(after=("build", "train"))]
     else:
         stages.append(score(after=("build",)))
-    return stages
+    return [*stages, publish_scores()]
 
 
 def training() -> list[Stage]:
-    """The scheduled `train` job: retrain on the current gold, then rescore."""
-    return [train(after=()), score(after=("train",))]
+    """The scheduled `train` job: retrain on the current gold, rescore, publish the scores."""
+    return [train(after=()), score(after=("train",)), publish_scores()]

@@ -32,7 +32,7 @@ def test_a_real_run_is_recorded_stage_by_stage(reference_run: ReferenceRun, monk
     assert events[0]["event"] == "run_started" and events[-1]["event"] == "run_finished"
     (run,) = runs.recent_runs(5)
     stages = {s.name: s for s in runs.stages_for(run.id)}
-    assert list(stages) == ["ingest", "quality", "build", "train", "score"], "no model yet: train before score"
+    assert list(stages) == ["ingest", "quality", "build", "train", "score", "publish"], "no model: train first"
     tables = reference_run.tables
     ingest = stages["ingest"]
     assert ingest.rows_in == {k: t.num_rows for k, t in tables.items()}, reference_run.output()
@@ -48,6 +48,8 @@ def test_a_real_run_is_recorded_stage_by_stage(reference_run: ReferenceRun, monk
         assert stages["score"].status == "succeeded", stages["score"].error
         assert stages["score"].rows_out == {"scores": tables["crashes"].num_rows}
         assert stages["score"].model_version == stages["train"].model_version is not None
+        # The scores reach gold through the publish stage's rebuild of their mart.
+        assert stages["publish"].rows_out["ml_hit_and_run_scores"] == tables["crashes"].num_rows
         assert run.status == "succeeded" and reference_run.process.returncode == 0
     else:  # a stage whose package has not landed fails, saying so, and stops what depends on it
         stage = "train" if "ml.train" in missing else "score"

@@ -132,5 +132,5 @@ def test_scheduled_job_is_recorded_with_trigger_schedule(crashes_home: Path) -> 
     run_scheduled(s)
     (run,) = runs.recent_runs(5)
     assert (run.trigger, run.job, run.schedule_id) == ("schedule", "train", s.id)
-    assert [st.name for st in runs.stages_for(run.id)] == ["train", "score"]
+    assert [st.name for st in runs.stages_for(run.id)] == ["train", "score", "publish"]
     assert run.status in ("succeeded", "failed")
