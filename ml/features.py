@@ -1,0 +1,258 @@
+"""The one feature list of the hit-and-run model, and the deny-list it is checked against.
+
+Every input is a column of `marts.ml_hit_and_run_features` that is known when a crash is
+reported at the scene. Engineered features name the mart columns they are derived from, so a
+test can prove that none of them touches a denied column. The scene transformer builds them the
+same way for training, scoring and single predictions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.model_selection import StratifiedKFold
+from sklearn.preprocessing import TargetEncoder
+
+KEY = "crash_record_id"
+LABEL = "is_hit_and_run"
+TIMESTAMP = "crash_ts"
+YEAR = "crash_year"
+
+# Mart columns read as numbers / flags / categories (the model's raw inputs).
+NUMERIC = (
+    "crash_hour",
+    "crash_day_of_week",
+    "crash_month",
+    "latitude",
+    "longitude",
+    "posted_speed_limit",
+    "num_units",
+)
+FLAGS = ("is_location_imputed", "is_intersection_related", "is_private_property", "is_work_zone")
+CATEGORICAL = (
+    "traffic_control_device",
+    "device_condition",
+    "weather_condition",
+    "lighting_condition",
+    "first_crash_type",
+    "trafficway_type",
+    "alignment",
+    "roadway_surface_cond",
+    "road_defect",
+    "street_direction",
+)
+# Only used through their history (target statistics), never as raw high-cardinality codes.
+PLACE = ("beat_of_occurrence", "street_name")
+INPUT_COLUMNS: tuple[str, ...] = (*NUMERIC, *FLAGS, *CATEGORICAL, *PLACE)
+
+# Mart columns the model deliberately leaves out, with the reason (reported in metadata).
+EXCLUDED_FROM_MART: dict[str, str] = {
+    "is_crash_date_estimated": "leak: set when the crash is reported later at a station and its time is "
+    "guessed, i.e. nobody stayed to say when it happened; a consequence of the label, like report type",
+    "lane_cnt": "filled until 2019 and empty since: its presence encodes the year, not the road",
+    "season": "redundant with crash_month",
+    "hour_bin": "redundant with crash_hour (rebuilt inside the pipeline for the beat × hour history)",
+    "is_weekend": "redundant with crash_day_of_week",
+    "lat_bin": "rebuilt from latitude inside the pipeline, so imputed locations get no cell",
+    "lng_bin": "rebuilt from longitude inside the pipeline, so imputed locations get no cell",
+}
+
+# Recorded after the fact or describing outcomes: nothing the model reads may be, or derive from, these.
+DENIED_COLUMNS: frozenset[str] = frozenset(
+    {
+        "crash_type",
+        "damage",
+        "report_type",
+        "date_police_notified",
+        "prim_contributory_cause",
+        "sec_contributory_cause",
+        "photos_taken_i",
+        "statements_taken_i",
+        "most_severe_injury",
+        "injuries_total",
+        "injuries_fatal",
+        "injuries_incapacitating",
+        "injuries_non_incapacitating",
+        "injuries_reported_not_evident",
+        "injuries_no_indication",
+        "injuries_unknown",
+        "hit_and_run_i",
+        LABEL,
+        "is_crash_date_estimated",
+        "crash_date_est_i",
+    }
+)
+# Name patterns of post-crash facts and people/vehicle outcome aggregates, whatever a mart calls them.
+DENIED_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p)
+    for p in (
+        r"injur",
+        r"fatal",
+        r"damage",
+        r"(^|_)cause",
+        r"report_type",
+        r"^crash_type$",
+        r"police_notified",
+        r"photos",
+        r"statements",
+        r"(^|_)(n|num|count|share|total)_(people|persons|occupants|drivers|passengers|vehicles|towed)",
+        r"(^|_)(people|person|vehicle|unit)s?_",
+        r"towed",
+        r"airbag",
+        r"ejection",
+        r"hospital",
+        r"date_est",
+    )
+)
+
+
+def is_denied(column: str) -> bool:
+    return column in DENIED_COLUMNS or any(p.search(column) for p in DENIED_PATTERNS)
+
+
+@dataclass(frozen=True)
+class History:
+    """A target statistic: the training rows' hit-and-run share per key (smoothed), and how many
+    crashes the key had. Computed from training rows only, out-of-fold for the training rows."""
+
+    name: str
+    sources: tuple[str, ...]
+
+
+HISTORIES: tuple[History, ...] = (
+    History("beat_x_crash_type", ("beat_of_occurrence", "first_crash_type")),
+    History("cell_x_crash_type", ("latitude", "longitude", "is_location_imputed", "first_crash_type")),
+    History("street_x_crash_type", ("street_direction", "street_name", "first_crash_type")),
+    History("street", ("street_direction", "street_name")),
+    History("beat_x_hour_bin", ("beat_of_occurrence", "crash_hour")),
+    History("hour_x_weekday", ("crash_hour", "crash_day_of_week")),
+)
+INTERACTIONS: dict[str, tuple[str, ...]] = {"crash_type_x_units": ("first_crash_type", "num_units")}
+
+
+def engineered_sources() -> dict[str, tuple[str, ...]]:
+    """Every engineered model feature with the mart columns it is computed from."""
+    out: dict[str, tuple[str, ...]] = {f"hist_{h.name}": h.sources for h in HISTORIES}
+    out |= {f"n_{h.name}": h.sources for h in HISTORIES}
+    out |= INTERACTIONS
+    return out
+
+
+def model_features() -> list[str]:
+    """The columns XGBoost sees, in order (the raw inputs it reads directly, then engineered)."""
+    return [*NUMERIC, *FLAGS, *CATEGORICAL, *engineered_sources()]
+
+
+# --------------------------------------------------------------------------- building the frame
+HOUR_BIN_EDGES = np.array([6, 10, 16, 20])  # night, morning, midday, evening, late (as the mart bins)
+MISSING_KEY = np.int64(-1)
+
+
+def conform(frame: pd.DataFrame) -> pd.DataFrame:
+    """The input columns with the types the model expects; absent columns become missing."""
+    out = pd.DataFrame(index=frame.index)
+    for col in NUMERIC:
+        out[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64") if col in frame else np.nan
+    for col in FLAGS:
+        out[col] = frame[col].fillna(False).astype(bool) if col in frame else False
+    for col in (*CATEGORICAL, *PLACE):
+        values = frame[col].astype("string").str.upper() if col in frame else pd.Series(pd.NA, index=frame.index)
+        out[col] = values.astype("string")
+    return out
+
+
+def _hash(*parts: pd.Series) -> np.ndarray:
+    """A stable 63-bit key per row for a combination of columns (nulls are a value of their own)."""
+    keys = pd.util.hash_pandas_object(pd.concat(parts, axis=1), index=False).to_numpy()
+    return (keys >> np.uint64(1)).astype(np.int64)
+
+
+def history_keys(x: pd.DataFrame) -> pd.DataFrame:
+    """One integer key column per history. A crash whose location was imputed has no cell."""
+    hour_bin = pd.Series(np.digitize(x["crash_hour"].fillna(-1), HOUR_BIN_EDGES), index=x.index)
+    hour_bin[x["crash_hour"].isna()] = -1
+    lat = np.floor(x["latitude"] * 100)
+    lng = np.floor(x["longitude"] * 100)
+    street = [x["street_direction"], x["street_name"]]
+    keys = {
+        "beat_x_crash_type": _hash(x["beat_of_occurrence"], x["first_crash_type"]),
+        "cell_x_crash_type": np.where(
+            x["is_location_imputed"] | lat.isna(), MISSING_KEY, _hash(lat, lng, x["first_crash_type"])
+        ),
+        "street_x_crash_type": _hash(*street, x["first_crash_type"]),
+        "street": _hash(*street),
+        "beat_x_hour_bin": _hash(x["beat_of_occurrence"], hour_bin),
+        "hour_x_weekday": _hash(x["crash_hour"], x["crash_day_of_week"]),
+    }
+    return pd.DataFrame({h.name: keys[h.name] for h in HISTORIES}, index=x.index)
+
+
+class SceneFeatures(TransformerMixin, BaseEstimator):
+    """Mart rows → the model's frame: typed raw inputs (native categoricals with the training
+    rows' levels), out-of-fold target statistics and crash counts per place/time key, and the
+    crash-type × units interaction. Fitted on training rows only."""
+
+    def __init__(self, smooth: float | str = 20.0, folds: int = 5, random_state: int = 0):
+        self.smooth = smooth
+        self.folds = folds
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> SceneFeatures:
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, y: np.ndarray | None = None, **_: object) -> pd.DataFrame:
+        if y is None:
+            raise ValueError("SceneFeatures needs the label to fit its target statistics")
+        x = conform(X)
+        y = np.asarray(y).astype(int)
+        inter = self._interactions(x)
+        self.levels_ = {c: sorted(x[c].dropna().unique()) for c in CATEGORICAL}
+        self.levels_ |= {c: sorted(inter[c].dropna().unique()) for c in INTERACTIONS}
+        keys = history_keys(x)
+        cv = StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state)
+        self.encoder_ = TargetEncoder(target_type="binary", smooth=self.smooth, cv=cv)
+        encoded = self.encoder_.fit_transform(keys.to_numpy(), y)
+        # Crash counts carry no label, so every row may count the whole training period.
+        self.counts_ = [pd.Series(k).value_counts() for k in keys.to_numpy().T]
+        self.feature_names_out_ = model_features()
+        return self._assemble(x, inter, encoded, self._counts(keys))
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        x = conform(X)
+        keys = history_keys(x)
+        return self._assemble(x, self._interactions(x), self.encoder_.transform(keys.to_numpy()), self._counts(keys))
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.asarray(self.feature_names_out_, dtype=object)
+
+    @staticmethod
+    def _interactions(x: pd.DataFrame) -> pd.DataFrame:
+        units = x["num_units"].clip(upper=4).astype("Int64").astype("string").fillna("?")
+        return pd.DataFrame({"crash_type_x_units": x["first_crash_type"].fillna("?") + " × " + units}, index=x.index)
+
+    def _counts(self, keys: pd.DataFrame) -> np.ndarray:
+        cols = [keys.iloc[:, i].map(self.counts_[i]).fillna(0).to_numpy() for i in range(keys.shape[1])]
+        return np.log1p(np.column_stack(cols))
+
+    def _assemble(self, x: pd.DataFrame, inter: pd.DataFrame, encoded: np.ndarray, counts: np.ndarray) -> pd.DataFrame:
+        out = pd.DataFrame(index=x.index)
+        for col in NUMERIC:
+            out[col] = x[col]
+        # Where the mart imputed a location (from all years' beat medians) the model sees "unknown".
+        out.loc[x["is_location_imputed"], ["latitude", "longitude"]] = np.nan
+        for col in FLAGS:
+            out[col] = x[col].astype("float64")
+        for col in CATEGORICAL:
+            out[col] = pd.Categorical(x[col], categories=self.levels_[col])
+        for i, h in enumerate(HISTORIES):
+            out[f"hist_{h.name}"] = encoded[:, i]
+        for i, h in enumerate(HISTORIES):
+            out[f"n_{h.name}"] = counts[:, i]
+        for col in INTERACTIONS:
+            out[col] = pd.Categorical(inter[col], categories=self.levels_[col])
+        return out

@@ -1,0 +1,156 @@
+"""The model registry: `CRASHES_HOME/models/<version>/` (model + metadata.json) and `models/CURRENT`.
+
+A version folder is written under a temporary name and renamed into place, and the pointer is
+replaced atomically, so a reader (scoring, status, the dashboard) sees either the old model or
+the new one, never half of one. Loading checks the model's input columns against the mart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from crashes import __version__
+from crashes.config import get_settings
+from crashes.errors import CrashesError
+
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+POINTER = "CURRENT"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A version's folder and metadata, without loading the model (cheap, no xgboost)."""
+
+    version: str
+    path: Path
+    metadata: dict[str, Any]
+
+    @property
+    def threshold(self) -> float:
+        return float(self.metadata["threshold"])
+
+
+@dataclass(frozen=True)
+class LoadedModel(RegisteredModel):
+    pipeline: Pipeline
+
+    def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.pipeline.predict_proba(frame)[:, 1]
+
+
+def code_version() -> str:
+    """`git describe` of the checkout the model was trained from, else the package version."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],  # noqa: S607 - git from PATH
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        return f"{__version__}+g{out.stdout.strip()}"
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+
+
+def _models_dir() -> Path:
+    return get_settings().models_dir
+
+
+def _new_version(models: Path, now: datetime) -> str:
+    base = f"{now:%Y%m%dT%H%M%SZ}"
+    version, n = base, 1
+    while (models / version).exists():
+        n += 1
+        version = f"{base}-{n}"
+    return version
+
+
+def save(pipeline: Pipeline, metadata: dict[str, Any], make_current: bool = True) -> RegisteredModel:
+    """Write a new version (model + metadata with its version and creation time) and point to it."""
+    models = _models_dir()
+    models.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    version = _new_version(models, now)
+    meta = {"version": version, "created_at": now.isoformat(timespec="seconds"), **metadata}
+    staging = models / f".{version}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    joblib.dump(pipeline, staging / MODEL_FILE)
+    (staging / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=_json_default))
+    staging.rename(models / version)
+    if make_current:
+        set_current(version)
+    return RegisteredModel(version=version, path=models / version, metadata=meta)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, datetime | pd.Timestamp):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def set_current(version: str) -> None:
+    models = _models_dir()
+    if not (models / version / METADATA_FILE).is_file():
+        raise CrashesError(f"no model version {version!r} in {models}")
+    tmp = models / f".{POINTER}.tmp"
+    tmp.write_text(version + "\n")
+    os.replace(tmp, models / POINTER)
+
+
+def registered(version: str) -> RegisteredModel:
+    folder = _models_dir() / version
+    try:
+        metadata = json.loads((folder / METADATA_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise CrashesError(f"model {version} in {folder.parent} is unreadable ({exc})") from None
+    return RegisteredModel(version=version, path=folder, metadata=metadata)
+
+
+def current_model() -> RegisteredModel | None:
+    """The current model's version and metadata, or None when none has been trained yet."""
+    pointer = _models_dir() / POINTER
+    if not pointer.is_file():
+        return None
+    version = pointer.read_text().strip()
+    return registered(version) if version else None
+
+
+def load(version: str, mart_columns: list[str] | tuple[str, ...] | None = None) -> LoadedModel:
+    """A version's fitted pipeline; with `mart_columns`, refuse a mart that lacks its inputs."""
+    info = registered(version)
+    needed = info.metadata.get("input_columns", [])
+    if mart_columns is not None:
+        missing = [c for c in needed if c not in mart_columns]
+        if missing:
+            raise CrashesError(
+                f"model {version} reads column(s) the feature mart no longer has: {', '.join(missing)}; "
+                "retrain with `crashes train`"
+            )
+    pipeline = joblib.load(info.path / MODEL_FILE)
+    return LoadedModel(version=info.version, path=info.path, metadata=info.metadata, pipeline=pipeline)
+
+
+def load_current(mart_columns: list[str] | tuple[str, ...] | None = None) -> LoadedModel:
+    info = current_model()
+    if info is None:
+        raise CrashesError(f"no current model in {_models_dir()}: run `crashes train` first")
+    return load(info.version, mart_columns)

@@ -1,0 +1,141 @@
+"""Scoring: every crash in gold once, into the warehouse in the contract's shape, replaced not
+appended; one crash explained by contributions that add up; bad input is one clear message."""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from crashes.errors import CrashesError
+from ml import registry
+from ml.data import SCORING_COLUMNS, read_mart
+from ml.score import predict_one, record_frame, score_all, score_frame
+from tests.ml.conftest import Trained
+
+SCORES_TYPES = {
+    "crash_record_id": "VARCHAR",
+    "probability": "DOUBLE",
+    "predicted_hit_and_run": "BOOLEAN",
+    "model_version": "VARCHAR",
+    "scored_at": "TIMESTAMP",
+}
+NIGHT_PARKED = {
+    "crash_hour": 2,
+    "crash_day_of_week": 7,
+    "crash_month": 7,
+    "first_crash_type": "parked motor vehicle",
+    "num_units": 2,
+    "lighting_condition": "DARKNESS, LIGHTED ROAD",
+    "beat_of_occurrence": "1834",
+    "latitude": 41.9,
+    "longitude": -87.65,
+    "is_intersection_related": "N",
+}
+
+
+def _warehouse(trained: Trained, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(trained.home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def test_scoring_covers_every_crash_once_in_the_contracts_shape(in_trained_home: Trained) -> None:
+    first = score_all()
+    second = score_all()  # replaces the first set, never appends to it
+    print("\n" + second.summary())
+    mart_ids = set(read_mart(("crash_record_id",), in_trained_home.gold)["crash_record_id"])
+    rows, distinct, versions, stamps = _warehouse(
+        in_trained_home,
+        "select count(*), count(distinct crash_record_id), count(distinct model_version), count(distinct scored_at)"
+        " from ml.hit_and_run_scores",
+    )[0]
+    assert rows == distinct == len(mart_ids) == second.rows == first.rows
+    assert {r[0] for r in _warehouse(in_trained_home, "select crash_record_id from ml.hit_and_run_scores")} == mart_ids
+    assert versions == 1 and stamps == 1
+    types = _warehouse(
+        in_trained_home,
+        "select column_name, data_type from information_schema.columns"
+        " where table_schema = 'ml' and table_name = 'hit_and_run_scores' order by ordinal_position",
+    )
+    assert dict(types) == SCORES_TYPES and [t[0] for t in types] == list(SCORES_TYPES)
+    (flagged, version, bad), *_ = _warehouse(
+        in_trained_home,
+        "select count(*) filter (where predicted_hit_and_run), any_value(model_version),"
+        " count(*) filter (where probability not between 0 and 1"
+        " or predicted_hit_and_run <> (probability >= ?)) from ml.hit_and_run_scores",
+        [second.threshold],
+    )
+    assert flagged == second.flagged and version == second.model_version == in_trained_home.result.version
+    assert bad == 0
+
+
+def test_frame_scoring_matches_the_model(in_trained_home: Trained) -> None:
+    frame = read_mart(SCORING_COLUMNS, in_trained_home.gold).head(500)
+    scored = score_frame(frame.drop(columns=["crash_record_id"]))
+    model = registry.load_current()
+    assert np.array_equal(scored["probability"].to_numpy(), model.probabilities(frame))
+    assert (scored["predicted_hit_and_run"] == (scored["probability"] >= model.threshold)).all()
+
+
+def test_contributions_add_up_to_the_margin(in_trained_home: Trained) -> None:
+    prediction = predict_one(NIGHT_PARKED)
+    print("\n" + prediction.summary())
+    total = prediction.bias + sum(c["contribution"] for c in prediction.contributions)
+    assert total == pytest.approx(prediction.margin, abs=1e-4)
+    assert 1 / (1 + math.exp(-prediction.margin)) == pytest.approx(prediction.probability, abs=1e-6)
+    assert prediction.model_version == in_trained_home.result.version
+    assert prediction.predicted == (prediction.probability >= prediction.threshold)
+    magnitudes = [abs(c["contribution"]) for c in prediction.contributions]
+    assert magnitudes == sorted(magnitudes, reverse=True)
+    shown = {c["feature"]: c["value"] for c in prediction.contributions}
+    assert shown["first_crash_type"] == "PARKED MOTOR VEHICLE" and shown["crash_hour"] == 2
+
+
+def test_the_known_signal_moves_the_prediction(in_trained_home: Trained) -> None:
+    """The generator makes parked-vehicle crashes at night far likelier hit-and-runs."""
+    daytime_rear_end = NIGHT_PARKED | {
+        "crash_hour": 14,
+        "first_crash_type": "REAR END",
+        "lighting_condition": "DAYLIGHT",
+    }
+    assert predict_one(NIGHT_PARKED).probability > predict_one(daytime_rear_end).probability + 0.2
+
+
+def test_one_crash_equals_the_same_crash_in_a_frame(in_trained_home: Trained) -> None:
+    single = predict_one(NIGHT_PARKED).probability
+    assert single == pytest.approx(score_frame(record_frame(NIGHT_PARKED))["probability"].iloc[0], abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"crash_hour": "two"}, "crash_hour must be a number, got 'two'"),
+        ({"crash_hour": 24}, "crash_hour must be between 0 and 23, got 24"),
+        ({"crash_day_of_week": True}, "crash_day_of_week must be a number"),
+        ({"injuries_total": 2}, "unknown field.* injuries_total: the model reads only scene facts"),
+        ({"is_crash_date_estimated": "Y"}, "unknown field.* is_crash_date_estimated"),
+        ({"is_work_zone": "maybe"}, "is_work_zone must be true/false"),
+        ({"first_crash_type": ["A"]}, "first_crash_type must be text"),
+        ({"latitude": float("nan")}, "latitude must be between"),
+    ],
+)
+def test_bad_input_is_one_clear_error(record: dict, message: str) -> None:
+    with pytest.raises(CrashesError, match=message):
+        record_frame(record)
+
+
+def test_a_bare_record_is_scored_with_everything_missing(in_trained_home: Trained) -> None:
+    row = record_frame({})
+    assert bool(row.loc[0, "is_location_imputed"]) and pd.isna(row.loc[0, "crash_hour"])
+    assert 0 < predict_one({}).probability < 1
+
+
+def test_scoring_without_a_model_is_one_clear_error(crashes_home, trained: Trained) -> None:  # noqa: ANN001
+    with pytest.raises(CrashesError, match="no current model"):
+        score_all(gold=trained.gold)
