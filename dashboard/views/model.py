@@ -38,7 +38,7 @@ if view is None:
 else:
     st.markdown(
         f"**Current model `{view.version}`** · trained {view.created or 'at an unknown time'} · "
-        f"threshold {view.threshold if view.threshold is not None else '–'} · "
+        f"decision threshold {f'{view.threshold:.3f}' if view.threshold is not None else '–'} · "
         f"test year {view.test_year or '–'}"
     )
     metrics = view.metrics_table()
