@@ -352,22 +352,23 @@ def beat_monthly(f: CrashFilter) -> pd.DataFrame:
     )
 
 
-@per_snapshot
-def causes(f: CrashFilter) -> pd.DataFrame:
+def _years_of(mart: str, order_by: str, f: CrashFilter) -> pd.DataFrame:
+    """A per-year mart's rows for the years the period touches (mart and order are constants)."""
     return frame(
-        f"select * from {SCHEMA}.agg_contributory_causes where crash_year between year($start::date)"
-        " and year($end::date) order by crash_year, crash_count desc",
+        f"select * from {SCHEMA}.{mart} where crash_year between year($start::date) and year($end::date)"
+        f" order by {order_by}",
         {"start": f.start, "end": f.end},
     )
+
+
+@per_snapshot
+def causes(f: CrashFilter) -> pd.DataFrame:
+    return _years_of("agg_contributory_causes", "crash_year, crash_count desc", f)
 
 
 @per_snapshot
 def injuries_by_year(f: CrashFilter) -> pd.DataFrame:
-    return frame(
-        f"select * from {SCHEMA}.agg_injuries_by_road_user where crash_year between year($start::date)"
-        " and year($end::date) order by crash_year, person_count desc",
-        {"start": f.start, "end": f.end},
-    )
+    return _years_of("agg_injuries_by_road_user", "crash_year, person_count desc", f)
 
 
 @per_snapshot
