@@ -209,7 +209,9 @@ def _run_suite(frame: pd.DataFrame, checks: list[Check]) -> list[tuple[Check, di
     ]
 
 
-def _unchecked_loads(con: duckdb.DuckDBPyConnection) -> list[str]:
+def _loads_to_check(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Raw loads never checked, plus loads whose key was broken last time: those are checked again
+    on every run, so the pipeline stays stopped until the data is fixed, not just once."""
     con.execute(
         f"""create table if not exists {RESULTS_TABLE} (
             load_id varchar, dataset varchar, expectation varchar, column_name varchar,
@@ -220,7 +222,9 @@ def _unchecked_loads(con: duckdb.DuckDBPyConnection) -> list[str]:
         r[0]
         for r in con.execute(
             f"""select load_id from raw._dlt_loads where status = 0 and schema_name = 'raw'
-                and load_id not in (select load_id from {RESULTS_TABLE}) order by load_id"""  # noqa: S608
+                and (load_id not in (select load_id from {RESULTS_TABLE})
+                     or load_id in (select load_id from {RESULTS_TABLE} where blocking and not success))
+                order by load_id"""  # noqa: S608
         ).fetchall()
     ]
 
@@ -234,7 +238,7 @@ def check_new_loads() -> QualityReport:
     with warehouse.connect() as con:
         if not warehouse.table_exists(con, "raw", "_dlt_loads"):
             return report
-        loads = _unchecked_loads(con)
+        loads = _loads_to_check(con)
         present = {
             r[0]: {
                 c[0]
@@ -293,6 +297,7 @@ def _record(con: duckdb.DuckDBPyConnection, report: QualityReport) -> None:
             "checked_at": [checked_at] * (len(rows) + len(markers)),
         }
     )
+    con.execute(f"delete from {RESULTS_TABLE} where list_contains(?, load_id)", [report.loads])  # noqa: S608
     if table.num_rows:
         con.register("new_results", table)
         con.execute(f"insert into {RESULTS_TABLE} by name select * from new_results")  # noqa: S608

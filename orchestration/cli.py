@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +29,14 @@ schedule_app = typer.Typer(help="Cron schedules for pipeline jobs (stored in ops
 app.add_typer(schedule_app, name="schedule")
 
 
+def _writer_lock() -> AbstractContextManager[None]:
+    """Single-stage commands write the warehouse too: they take the same lock as `crashes run`
+    (and the scheduler), so they refuse with one line instead of racing a running pipeline."""
+    from orchestration.lock import pipeline_lock
+
+    return pipeline_lock(wait=False)
+
+
 def _date(value: str | None, option: str) -> date | None:
     if value is None:
         return None
@@ -45,9 +54,7 @@ def ingest(
     datasets: Annotated[
         str | None, typer.Option(help="Comma-separated: crashes,vehicles,people (default all).")
     ] = None,
-    base_url: Annotated[
-        str | None, typer.Option(help="Socrata server, e.g. http://127.0.0.1:8765.")
-    ] = None,
+    base_url: Annotated[str | None, typer.Option(help="Socrata server, e.g. http://127.0.0.1:8765.")] = None,
     page_size: Annotated[int | None, typer.Option(help="Rows per request ($limit).", min=1)] = None,
     source: Annotated[str, typer.Option(help="socrata (the API) or replay (portal export files).")] = "socrata",
     path: Annotated[Path | None, typer.Option(help="With --source replay: a file or folder.")] = None,
@@ -70,16 +77,17 @@ def ingest(
         raise CrashesError("--path and --dataset go with --source replay")
     from ingestion.pipeline import ingest as run_ingest
 
-    result = run_ingest(
-        datasets=datasets,
-        since=start,
-        until=end,
-        base_url=base_url,
-        page_size=page_size,
-        source=source,
-        path=path,
-        dataset=dataset,
-    )
+    with _writer_lock():
+        result = run_ingest(
+            datasets=datasets,
+            since=start,
+            until=end,
+            base_url=base_url,
+            page_size=page_size,
+            source=source,
+            path=path,
+            dataset=dataset,
+        )
     typer.echo(result.summary())
 
 
@@ -125,7 +133,8 @@ def build(
     """Quality gate, dbt build, then publish gold.duckdb for readers."""
     from transform import build as run_build
 
-    result = run_build(select=select, full_refresh=full_refresh)
+    with _writer_lock():
+        result = run_build(select=select, full_refresh=full_refresh)
     typer.echo(result.summary())
     if not result.ok:
         raise typer.Exit(1)
@@ -135,11 +144,12 @@ def build(
 def docs(
     serve: Annotated[bool, typer.Option("--serve", help="Serve the site on 127.0.0.1.")] = False,
     port: Annotated[int | None, typer.Option(help="Port for --serve (default 8080).")] = None,
+    host: Annotated[str, typer.Option(help="Interface for --serve; 0.0.0.0 only in a container.")] = "127.0.0.1",
 ) -> None:
     """Generate the dbt docs site (and serve it with --serve)."""
     from transform import docs as run_docs
 
-    run_docs(serve=serve, port=port)
+    run_docs(serve=serve, port=port, host=host)
 
 
 # --------------------------------------------------------------------------- ml
@@ -150,7 +160,8 @@ def train(
     """Train the hit-and-run model out-of-time and register it as current."""
     from ml.train import train as run_train
 
-    result = run_train(test_year=test_year)
+    with _writer_lock():
+        result = run_train(test_year=test_year)
     typer.echo(result.summary())
 
 
@@ -159,7 +170,9 @@ def score() -> None:
     """Score every crash in gold with the current model; scores land in ml_hit_and_run_scores."""
     from ml.score import score_all
 
-    typer.echo(score_all().summary())
+    with _writer_lock():
+        result = score_all()
+    typer.echo(result.summary())
 
 
 @app.command()

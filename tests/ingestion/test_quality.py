@@ -59,3 +59,14 @@ def test_a_broken_key_stops_the_run(crashes_home: Path, tmp_path: Path) -> None:
         ("crashes", "crash_record_id", "ExpectColumnValuesToBeUnique")
     ]
     assert "KEY BROKEN" in report.summary()
+
+    # Still broken on the next run: the gate keeps blocking, it does not pass a load it saw before.
+    again = check_new_loads()
+    assert not again.ok and again.loads == report.loads
+    with duckdb.connect(str(crashes_home / "warehouse.duckdb")) as con:
+        con.execute("delete from raw.crashes where rowid = (select min(rowid) from raw.crashes)")
+    fixed = check_new_loads()
+    assert fixed.ok and fixed.loads == report.loads
+    assert check_new_loads().loads == []
+    kept = raw_query(crashes_home, "select count(*) from raw.quality_results where blocking and not success")
+    assert kept == [(0,)]
