@@ -1,12 +1,11 @@
-{#- Derived crash features, shared by fct_crashes and its unit tests. The bins are defined in
-    docs/contracts.md; the model's features and the dashboard's filters depend on them. -#}
+{#- Derived crash features. The bins are defined in docs/contracts.md; the model's features and
+    the dashboard's filters depend on them. -#}
 
-{#- Floor to the grid, dividing by the (integer) cells per degree so 41.79 comes out as the
-    double nearest 41.79. The epsilon keeps 41.79 in the 41.79 cell: 41.79 * 100 is 4178.999…
-    in binary floating point, which a bare floor() would put one cell down. -#}
+{#- The south-west corner of the crash's grid cell: floor, not truncation, so -87.655 falls in
+    the -87.66 cell like every other point west of -87.65 (a unit test pins this). -#}
 {% macro grid_bin(value, degrees=var('location_grid_degrees')) -%}
     {%- set cells = (1 / degrees) | round | int -%}
-    cast(floor({{ value }} * {{ cells }} + 1e-9) / {{ cells }} as double)
+    cast(floor({{ value }} * {{ cells }}) / {{ cells }} as double)
 {%- endmacro %}
 
 {% macro hour_bin(hour) -%}

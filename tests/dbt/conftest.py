@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.conftest import PROJECT_ROOT
 from tests.dbt.samples import LINKED, YEAR, SampleFacts, read_samples
+
+DBT_DIR = PROJECT_ROOT / "dbt_project"
 
 
 @dataclass
@@ -25,7 +30,7 @@ class RealBuild:
     result: object  # transform.BuildResult
     gold_copy: Path
     samples: SampleFacts
-    run_results: Path
+    lint: subprocess.Popen[str]
 
     @property
     def warehouse(self) -> Path:
@@ -44,6 +49,22 @@ def replay_folder(shared: Path, folder: Path) -> Path:
     return folder
 
 
+def start_lint(home: Path) -> subprocess.Popen[str]:
+    """sqlfluff's dbt templater compiles every model against a real warehouse (so incremental
+    branches render too) and takes most of a minute: start it on a copy of the built home now,
+    while the other tests run, and let the lint test collect the result."""
+    copy = home.parent / "lint-home"
+    copy.mkdir()
+    for name in ("warehouse.duckdb", "gold_build.duckdb"):
+        shutil.copyfile(home / name, copy / name)
+    env = {k: v for k, v in os.environ.items() if k != "CRASHES_BRONZE_URL"} | {"CRASHES_HOME": str(copy)}
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "sqlfluff"), "lint", "models", "tests", "macros",
+         "--format", "json", "--nocolor", "--disable-progress-bar"],
+        cwd=DBT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def real_build(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealBuild]:
     base = tmp_path_factory.mktemp("dbt-real")
@@ -59,9 +80,13 @@ def real_build(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     assert result.ok, result.summary()
     gold_copy = base / "gold-after-first-build.duckdb"
     shutil.copyfile(home / "gold.duckdb", gold_copy)
-    run_results = base / "run_results-first-build.json"
-    shutil.copyfile(home / "dbt" / "target" / "run_results.json", run_results)
-    yield RealBuild(home, result, gold_copy, read_samples(shared_data), run_results)
+    lint = start_lint(home)
+    try:
+        yield RealBuild(home, result, gold_copy, read_samples(shared_data), lint)
+    finally:
+        if lint.poll() is None:
+            lint.kill()
+            lint.communicate()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ reading of the same files."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import duckdb
@@ -21,7 +20,7 @@ def test_every_model_builds_and_every_test_passes(real_build: RealBuild) -> None
     result = real_build.result
     assert result.ok and result.published == real_build.home / "gold.duckdb"
     assert result.models_failed == 0 and result.models_skipped == 0 and result.tests_failed == 0
-    assert result.models_built >= 20 and result.tests_passed >= 80
+    assert result.models_built >= 20 and result.tests_passed >= 60
 
 
 def test_the_only_warning_is_crashes_without_units_and_its_count_is_the_files(real_build: RealBuild) -> None:
@@ -35,16 +34,19 @@ def test_the_only_warning_is_crashes_without_units_and_its_count_is_the_files(re
     assert f"Got {expected} results" in warnings[0]
 
 
-def test_unit_tests_defined_in_the_project_all_ran_and_passed(real_build: RealBuild) -> None:
+def test_every_unit_test_in_the_project_passes(at_real_home: RealBuild) -> None:
+    """build() leaves unit tests to CI; here they run against the real build's relations."""
+    from transform.dbt import run_dbt
+
     defined = {
         test["name"]
         for path in DBT_DIR.joinpath("models").rglob("*.yml")
         for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", [])
     }
-    results = json.loads(real_build.run_results.read_text())["results"]
-    ran = {r["unique_id"].split(".")[-1]: r["status"] for r in results if r["unique_id"].startswith("unit_test.")}
+    run = run_dbt(["test", "--select", "test_type:unit"])
     assert len(defined) >= 7
-    assert ran == dict.fromkeys(defined, "pass")
+    assert {n.name: n.status for n in run.nodes} == dict.fromkeys(defined, "pass")
+    assert run.success
 
 
 def test_one_row_per_distinct_crash_and_the_label_maps_missing_to_false(real_build: RealBuild) -> None:

@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    unique_key='crash_record_id',
+    incremental_strategy='merge',
+    on_schema_change='append_new_columns',
+) }}
 {#- The hit-and-run model's only input: the label and what is known at the scene when a crash
     is reported. Nothing that is recorded after the fact (injuries, damage, report or crash type,
     causes, police-notified time, photos/statements) or that describes the people and units
@@ -50,6 +56,16 @@ features as (
 
     from crashes
 
+),
+
+changed as (
+
+    select * from features
+    {% if is_incremental() %}
+    except
+    select * from {{ this }}
+    {% endif %}
+
 )
 
-select * from features
+select * from changed

@@ -1,5 +1,6 @@
 {#- One row per dataset: size, freshness (last load, newest crash, newest source update),
-    garbled rows and orphans (rows whose parent crash or unit is not in the warehouse). -#}
+    garbled rows, orphans (units and people whose crash is not in the warehouse) and people
+    whose unit is not. -#}
 with
 
 loads as (
@@ -15,6 +16,7 @@ crashes as (
         count(*) as row_count,
         count(*) filter (where len(garbled_columns) > 0) as garbled_row_count,
         0 as orphan_row_count,
+        0 as unlinked_row_count,
         count(*) filter (where not has_valid_location) as invalid_location_count,
         max(load_id) as latest_load_id,
         max(crash_ts) as latest_crash_ts,
@@ -29,15 +31,15 @@ vehicles as (
     select
         'vehicles' as dataset,
         count(*) as row_count,
-        count(*) filter (where len(vehicles.garbled_columns) > 0) as garbled_row_count,
-        count(*) filter (where crashes.crash_record_id is null) as orphan_row_count,
+        count(*) filter (where len(garbled_columns) > 0) as garbled_row_count,
+        count(*) filter (where crash_record_id is null) as orphan_row_count,
+        0 as unlinked_row_count,
         0 as invalid_location_count,
-        max(vehicles.load_id) as latest_load_id,
-        max(vehicles.crash_ts) as latest_crash_ts,
-        max(vehicles.source_updated_at) as latest_source_updated_at
+        max(load_id) as latest_load_id,
+        max(crash_ts) as latest_crash_ts,
+        max(source_updated_at) as latest_source_updated_at
 
-    from {{ ref('fct_vehicles') }} as vehicles
-    left join {{ ref('fct_crashes') }} as crashes on vehicles.crash_record_id = crashes.crash_record_id
+    from {{ ref('fct_vehicles') }}
 
 ),
 
@@ -46,18 +48,33 @@ people as (
     select
         'people' as dataset,
         count(*) as row_count,
-        count(*) filter (where len(people.garbled_columns) > 0) as garbled_row_count,
-        count(*) filter (
-            where crashes.crash_record_id is null
-            or (people.vehicle_id is not null and people.crash_unit_id is null)
-        ) as orphan_row_count,
+        count(*) filter (where len(garbled_columns) > 0) as garbled_row_count,
+        count(*) filter (where crash_record_id is null) as orphan_row_count,
+        count(*) filter (where vehicle_id is not null and crash_unit_id is null) as unlinked_row_count,
         0 as invalid_location_count,
-        max(people.load_id) as latest_load_id,
-        max(people.crash_ts) as latest_crash_ts,
-        max(people.source_updated_at) as latest_source_updated_at
+        max(load_id) as latest_load_id,
+        max(crash_ts) as latest_crash_ts,
+        max(source_updated_at) as latest_source_updated_at
 
-    from {{ ref('fct_people') }} as people
-    left join {{ ref('fct_crashes') }} as crashes on people.crash_record_id = crashes.crash_record_id
+    from {{ ref('fct_people') }}
+
+),
+
+missing_crashes as (
+
+    -- counted from the per-crash aggregates (one row per crash), not by joining every unit
+    -- and person to the crashes
+    select
+        'vehicles' as dataset,
+        sum(units.unit_count) as row_count
+    from {{ ref('int_vehicles_aggregated_to_crashes') }} as units
+    anti join {{ ref('fct_crashes') }} as crashes on units.crash_record_id = crashes.crash_record_id
+    union all
+    select
+        'people' as dataset,
+        sum(people.person_count) as row_count
+    from {{ ref('int_people_aggregated_to_crashes') }} as people
+    anti join {{ ref('fct_crashes') }} as crashes on people.crash_record_id = crashes.crash_record_id
 
 ),
 
@@ -77,7 +94,8 @@ final as (
         cast(unioned.dataset as varchar) as dataset,
         cast(unioned.row_count as integer) as row_count,
         cast(unioned.garbled_row_count as integer) as garbled_row_count,
-        cast(unioned.orphan_row_count as integer) as orphan_row_count,
+        cast(unioned.orphan_row_count + coalesce(missing_crashes.row_count, 0) as integer) as orphan_row_count,
+        cast(unioned.unlinked_row_count as integer) as unlinked_row_count,
         cast(unioned.invalid_location_count as integer) as invalid_location_count,
         cast(unioned.latest_load_id as varchar) as latest_load_id,
         cast(loads.loaded_at as timestamptz) as last_loaded_at,
@@ -88,6 +106,7 @@ final as (
 
     from unioned
     left join loads on unioned.latest_load_id = loads.load_id
+    left join missing_crashes on unioned.dataset = missing_crashes.dataset
 
 )
 
