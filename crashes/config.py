@@ -23,6 +23,12 @@ class Settings:
     metrics_port: int
     dashboard_port: int
     docs_port: int
+    # Where other services answer, as seen from this process (docker-compose overrides them).
+    metrics_url: str
+    docs_url: str
+    prometheus_url: str
+    # Plotly map style for the dashboard's maps (tiles need internet; shapes draw without).
+    map_style: str
 
     @property
     def warehouse_path(self) -> Path:
@@ -77,13 +83,19 @@ def get_settings() -> Settings:
     """Read the environment now (not at import), so tests and subprocesses can point elsewhere."""
     home = Path(os.environ.get("CRASHES_HOME") or "data").expanduser().resolve()
     bronze = os.environ.get("CRASHES_BRONZE_URL") or str(home / "bronze")
+    metrics_port = _int("CRASHES_METRICS_PORT", 8000)
+    docs_port = _int("CRASHES_DOCS_PORT", 8080)
     return Settings(
         home=home,
         bronze_url=bronze,
         socrata_base_url=(os.environ.get("SOCRATA_BASE_URL") or DEFAULT_SOCRATA_URL).rstrip("/"),
         socrata_app_token=os.environ.get("SOCRATA_APP_TOKEN") or None,
         page_size=_int("CRASHES_PAGE_SIZE", 50_000),
-        metrics_port=_int("CRASHES_METRICS_PORT", 8000),
+        metrics_port=metrics_port,
         dashboard_port=_int("CRASHES_DASHBOARD_PORT", 8501),
-        docs_port=_int("CRASHES_DOCS_PORT", 8080),
+        docs_port=docs_port,
+        metrics_url=os.environ.get("CRASHES_METRICS_URL") or f"http://127.0.0.1:{metrics_port}/metrics",
+        docs_url=os.environ.get("CRASHES_DOCS_URL") or f"http://127.0.0.1:{docs_port}/",
+        prometheus_url=os.environ.get("CRASHES_PROMETHEUS_URL") or "http://127.0.0.1:9090/",
+        map_style=os.environ.get("CRASHES_MAP_STYLE") or "open-street-map",
     )

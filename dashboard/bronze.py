@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 
 from crashes.config import get_settings
-from orchestration.layers import bronze_filesystem
+from ingestion.bronze import bronze_filesystem
 
 
 @dataclass(frozen=True)

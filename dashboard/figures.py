@@ -3,22 +3,21 @@
 Maps use OpenStreetMap raster tiles, which need internet in the viewer's browser. The style is
 built locally (unlike "carto-positron", whose style file is fetched and blanks the whole map
 when it cannot be), so offline the hexagons and points still draw, on a plain background.
-CRASHES_MAP_STYLE picks another Plotly map style.
+CRASHES_MAP_STYLE (crashes.config) picks another Plotly map style.
 """
 
 from __future__ import annotations
 
 import math
-import os
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from crashes.config import get_settings
 from dashboard.queries import HIT_AND_RUN_DIMENSIONS
 
 CHICAGO = {"lat": 41.84, "lon": -87.68}
-MAP_STYLE = os.environ.get("CRASHES_MAP_STYLE") or "open-street-map"
 WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]  # the portal's 1 = Sunday
 # Hexagon circumradius for the map's hexbins: 0.006° of latitude ≈ 670 m.
 HEX_RADIUS_DEG = 0.006
@@ -26,7 +25,9 @@ HEX_RADIUS_DEG = 0.006
 
 def _map_layout(fig: go.Figure, zoom: float = 9.3) -> go.Figure:
     fig.update_layout(
-        map={"style": MAP_STYLE, "center": CHICAGO, "zoom": zoom}, margin={"l": 0, "r": 0, "t": 30, "b": 0}, height=560
+        map={"style": get_settings().map_style, "center": CHICAGO, "zoom": zoom},
+        margin={"l": 0, "r": 0, "t": 30, "b": 0},
+        height=560,
     )
     return fig
 

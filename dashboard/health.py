@@ -7,7 +7,6 @@ timeouts so a dead service costs the page well under a second.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,11 +43,7 @@ class Endpoints:
 
 def endpoints() -> Endpoints:
     s = get_settings()
-    return Endpoints(
-        metrics=os.environ.get("CRASHES_METRICS_URL") or f"http://127.0.0.1:{s.metrics_port}/metrics",
-        docs=os.environ.get("CRASHES_DOCS_URL") or f"http://127.0.0.1:{s.docs_port}/",
-        prometheus=os.environ.get("CRASHES_PROMETHEUS_URL") or "http://127.0.0.1:9090/",
-    )
+    return Endpoints(metrics=s.metrics_url, docs=s.docs_url, prometheus=s.prometheus_url)
 
 
 def _timed(name: str, probe: Callable[[], tuple[bool, str]], url: str = "") -> Check:

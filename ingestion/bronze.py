@@ -8,15 +8,17 @@ standard credentials and endpoint settings). Completed loads are listed from dlt
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dlt
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dlt.destinations.impl.filesystem.filesystem import FilesystemClient
+from dlt.common.configuration import resolve_configuration
+from dlt.common.storages.configuration import FilesystemConfiguration
+from dlt.common.storages.fsspec_filesystem import fsspec_from_config
+from fsspec import AbstractFileSystem
 
-from crashes.config import Settings
+from crashes.config import Settings, get_settings
 
 PIPELINE_NAME = "crashes_bronze"
 DATASET_NAME = "chicago"
@@ -39,13 +41,25 @@ class BronzeFile:
     size: int
 
 
+def bronze_filesystem(settings: Settings | None = None) -> tuple[AbstractFileSystem, str]:
+    """An fsspec filesystem and the root path of bronze (a local folder or s3://, e.g. MinIO).
+
+    Credentials resolve exactly as dlt's filesystem destination resolves them (environment
+    variables or .dlt/secrets.toml), so readers reach bronze wherever the pipeline writes it."""
+    settings = settings or get_settings()
+    config = resolve_configuration(
+        FilesystemConfiguration(bucket_url=settings.bronze_url), sections=("destination", "filesystem")
+    )
+    fs, root = fsspec_from_config(config)
+    return fs, root.rstrip("/")
+
+
 class Bronze:
     """Read access to what the bronze pipeline has written (local or remote, via fsspec)."""
 
-    def __init__(self, client: FilesystemClient) -> None:
-        self._client = client
-        self.fs = client.fs_client
-        self.root = client.dataset_path.rstrip("/")
+    def __init__(self, fs: AbstractFileSystem, root: str) -> None:
+        self.fs = fs
+        self.root = root
 
     def completed_loads(self) -> list[str]:
         """Load ids whose packages dlt finished (it writes `_dlt_loads/<schema>__<load_id>.jsonl`
@@ -83,8 +97,6 @@ class Bronze:
                 yield pa.Table.from_batches([batch])
 
 
-@contextmanager
-def open_bronze(settings: Settings) -> Iterator[Bronze]:
-    with bronze_pipeline(settings).destination_client() as client:
-        assert isinstance(client, FilesystemClient)
-        yield Bronze(client)
+def open_bronze(settings: Settings | None = None) -> Bronze:
+    fs, root = bronze_filesystem(settings)
+    return Bronze(fs, f"{root}/{DATASET_NAME}")

@@ -99,15 +99,15 @@ def _step_error(exc: PipelineStepFailed) -> CrashesError:
 def sync_raw(settings: Settings) -> tuple[list[str], SyncCounts]:
     """Merge every completed bronze load that raw does not hold yet."""
     counts = SyncCounts()
-    with open_bronze(settings) as bronze:
-        done = synced_loads(settings)
-        pending = [lid for lid in bronze.completed_loads() if lid not in done]
-        if pending:
-            pipeline = raw_pipeline(settings)
-            try:
-                pipeline.run(bronze_to_raw(bronze, pending, counts), loader_file_format="parquet")
-            except PipelineStepFailed as exc:
-                raise _step_error(exc) from exc
+    bronze = open_bronze(settings)
+    done = synced_loads(settings)
+    pending = [lid for lid in bronze.completed_loads() if lid not in done]
+    if pending:
+        pipeline = raw_pipeline(settings)
+        try:
+            pipeline.run(bronze_to_raw(bronze, pending, counts), loader_file_format="parquet")
+        except PipelineStepFailed as exc:
+            raise _step_error(exc) from exc
     return pending, counts
 
 

@@ -7,16 +7,15 @@ else reads gold (a read-only snapshot) or the run history.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from fsspec import AbstractFileSystem
 
 from crashes.config import get_settings
 from crashes.gold import connect as gold_connect
+from ingestion.bronze import bronze_filesystem
 
 FRESHNESS_COLUMNS = ("crash_date", "socrata_updated_at")
 # The data tables of raw (docs/contracts.md); dlt's and the gate's bookkeeping tables are left out.
@@ -122,31 +121,3 @@ def bronze_facts() -> LayerFacts:
             facts.rows[table] = facts.rows.get(table, 0) + pq.ParquetFile(fh).metadata.num_rows
         facts.files[table] = facts.files.get(table, 0) + 1
     return facts
-
-
-def bronze_filesystem() -> tuple[AbstractFileSystem, str]:
-    """An fsspec filesystem and root path for bronze (local folder or s3://, e.g. MinIO)."""
-    from fsspec.core import url_to_fs
-
-    url = get_settings().bronze_url
-    return url_to_fs(url, **_storage_options(url))
-
-
-def _storage_options(url: str) -> dict[str, Any]:
-    """s3:// credentials from the same variables dlt's filesystem destination reads."""
-    if not url.startswith("s3://"):
-        return {}
-    env = os.environ
-    prefix = "DESTINATION__FILESYSTEM__CREDENTIALS__"
-    options: dict[str, Any] = {}
-    if env.get(prefix + "AWS_ACCESS_KEY_ID"):
-        options["key"] = env[prefix + "AWS_ACCESS_KEY_ID"]
-        options["secret"] = env.get(prefix + "AWS_SECRET_ACCESS_KEY")
-    client = {
-        name: env[prefix + var]
-        for name, var in (("endpoint_url", "ENDPOINT_URL"), ("region_name", "REGION_NAME"))
-        if env.get(prefix + var)
-    }
-    if client:
-        options["client_kwargs"] = client
-    return options
