@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from crashes.errors import CrashesError
 from crashes.gold import connect
@@ -41,12 +42,15 @@ def check_columns(available: list[str] | tuple[str, ...], needed: tuple[str, ...
         raise CrashesError(f"{MART} in {where} lacks column(s) the model needs: {', '.join(missing)}")
 
 
-def read_mart(columns: tuple[str, ...], gold: Path | None = None, ordered: bool = True) -> pd.DataFrame:
+def read_mart_arrow(columns: tuple[str, ...], gold: Path | None = None, ordered: bool = True) -> pa.Table:
     """The mart's rows (only `columns`) from the gold snapshot (or another DuckDB file); ordered by
     key when training, so the same mart always gives the same folds and trees."""
     with connect(gold) as con:
         check_columns(mart_columns(con), columns, str(gold or "gold"))
         select = ", ".join(f'"{c}"' for c in columns)
         order = f" order by {KEY}" if ordered else ""
-        table = con.sql(f"select {select} from {MART}{order}").to_arrow_table()
-    return table.to_pandas()
+        return con.sql(f"select {select} from {MART}{order}").to_arrow_table()
+
+
+def read_mart(columns: tuple[str, ...], gold: Path | None = None, ordered: bool = True) -> pd.DataFrame:
+    return read_mart_arrow(columns, gold, ordered).to_pandas()

@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline
 from crashes import __version__
 from crashes.config import get_settings
 from crashes.errors import CrashesError
+from ml.features import FEATURE_FORMAT
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -137,6 +138,11 @@ def current_model() -> RegisteredModel | None:
 def load(version: str, mart_columns: list[str] | tuple[str, ...] | None = None) -> LoadedModel:
     """A version's fitted pipeline; with `mart_columns`, refuse a mart that lacks its inputs."""
     info = registered(version)
+    if info.metadata.get("feature_format") != FEATURE_FORMAT:
+        raise CrashesError(
+            f"model {version} was trained by an older ml package (feature format "
+            f"{info.metadata.get('feature_format')}, now {FEATURE_FORMAT}); retrain with `crashes train`"
+        )
     needed = info.metadata.get("input_columns", [])
     if mart_columns is not None:
         missing = [c for c in needed if c not in mart_columns]

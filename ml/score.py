@@ -25,7 +25,7 @@ from crashes.config import get_settings
 from crashes.errors import CrashesError
 from crashes.gold import connect
 from ml import registry
-from ml.data import mart_columns, read_mart
+from ml.data import mart_columns, read_mart_arrow
 from ml.features import CATEGORICAL, FLAGS, KEY, NUMERIC, PLACE
 
 SCORES_SCHEMA = "ml"
@@ -112,13 +112,14 @@ def score_all(gold: Path | None = None) -> ScoreResult:
     with connect(gold) as con:
         available = mart_columns(con)
     model = registry.load_current(available)
-    frame = read_mart((KEY, *model.metadata["input_columns"]), gold, ordered=False)
+    mart = read_mart_arrow((KEY, *model.metadata["input_columns"]), gold, ordered=False)
+    frame = mart.to_pandas()
     probability = model.probabilities(frame)
     flagged = probability >= model.threshold
     scored_at = datetime.now(UTC).replace(tzinfo=None)
     table = pa.table(
         {
-            "crash_record_id": pa.array(frame[KEY].to_numpy(), pa.string()),
+            "crash_record_id": mart.column(KEY),
             "probability": probability,
             "predicted_hit_and_run": flagged,
         }
@@ -136,9 +137,14 @@ def score_all(gold: Path | None = None) -> ScoreResult:
 
 
 def score_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Probabilities and decisions for rows in the mart's column names (absent columns = missing)."""
+    """Probabilities and decisions for rows in the mart's column names (absent columns = missing);
+    text is matched the way the mart delivers it (trimmed, upper case)."""
     model = registry.load_current()
-    probability = model.probabilities(frame)
+    typed = frame.copy()
+    for col in (*CATEGORICAL, *PLACE):
+        if col in typed:
+            typed[col] = typed[col].astype("string").str.strip().str.upper().replace("", pd.NA)
+    probability = model.probabilities(typed)
     return pd.DataFrame(
         {"probability": probability, "predicted_hit_and_run": probability >= model.threshold}, index=frame.index
     )

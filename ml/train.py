@@ -27,6 +27,7 @@ from ml.data import TRAINING_COLUMNS, read_mart
 from ml.evaluate import best_f1_threshold, calibration_table, metrics
 from ml.features import (
     EXCLUDED_FROM_MART,
+    FEATURE_FORMAT,
     INPUT_COLUMNS,
     LABEL,
     TIMESTAMP,
@@ -41,7 +42,7 @@ from ml.features import (
 TRAIN_YEARS = 5
 XGB_PARAMS: dict[str, Any] = {
     "n_estimators": 2000,
-    "learning_rate": 0.15,
+    "learning_rate": 0.2,
     "max_depth": 6,
     "min_child_weight": 5,
     "subsample": 0.8,
@@ -51,7 +52,7 @@ XGB_PARAMS: dict[str, Any] = {
     "enable_categorical": True,
     "max_cat_to_onehot": 1,
     "eval_metric": "logloss",
-    "early_stopping_rounds": 30,
+    "early_stopping_rounds": 20,
     "n_jobs": 2,
     "random_state": 0,
 }
@@ -111,14 +112,14 @@ class TrainResult:
             f"hit-and-run model {self.version}: train {self.split.train[0]}–{self.split.train[1]} "
             f"({s['train']['rows']:,} crashes), validate {self.split.validation} ({s['validation']['rows']:,}), "
             f"test {self.split.test} ({s['test']['rows']:,})",
-            f"{'':<17}{'':<22}" + "".join(f"{label:>10}" for label in _COLUMNS.values()),
+            f"{'':<17}{'':<22}" + "".join(f"{label:>11}" for label in _COLUMNS.values()),
         ]
         for split in ("validation", "test"):
             rows = [("model (xgboost)", self.metrics[split])]
             rows += [(name.replace("_", " "), figures[split]) for name, figures in self.baselines.items()]
             for i, (name, figures) in enumerate(rows):
                 label = f"{split} {getattr(self.split, split)}" if i == 0 else ""
-                lines.append(f"{label:<17}{name:<22}" + "".join(f"{figures[k]:>10.3f}" for k in _COLUMNS))
+                lines.append(f"{label:<17}{name:<22}" + "".join(f"{figures[k]:>11.3f}" for k in _COLUMNS))
         lines.append(
             f"threshold {self.threshold:.3f} (best F1 on {self.split.validation}) · {self.best_iteration + 1} trees "
             f"(early stopping on {self.split.validation}) · trained in {self.train_seconds:.1f} s"
@@ -194,6 +195,7 @@ def fit(frame: pd.DataFrame, test_year: int | None = None) -> tuple[Pipeline, di
         "test_year": split.test,
         "split": {"train_years": list(split.train), "validation_year": split.validation, "test_year": split.test},
         "training_data": {name: _snapshot(frame, mask) for name, mask in masks.items()},
+        "feature_format": FEATURE_FORMAT,
         "input_columns": list(INPUT_COLUMNS),
         "features": model_features(),
         "engineered_features": {k: list(v) for k, v in engineered_sources().items()},

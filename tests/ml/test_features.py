@@ -11,10 +11,13 @@ import pytest
 from ml.features import (
     DENIED_COLUMNS,
     EXCLUDED_FROM_MART,
+    HISTORIES,
     INPUT_COLUMNS,
     LABEL,
     SceneFeatures,
+    conform,
     engineered_sources,
+    history_keys,
     is_denied,
     model_features,
 )
@@ -110,3 +113,16 @@ def test_location_imputed_by_the_mart_is_missing_to_the_model() -> None:
 def test_fitting_needs_the_label() -> None:
     with pytest.raises(ValueError, match="label"):
         SceneFeatures().fit_transform(mart_frame(per_year=50))
+
+
+def test_fast_lookup_equals_the_target_encoders_own_transform() -> None:
+    frame = mart_frame(per_year=400)
+    train, later = frame[frame.crash_year < 2023], frame[frame.crash_year == 2023].copy()
+    later["street_name"] = "A STREET NEVER SEEN"  # unseen keys get the training share
+    features = SceneFeatures().fit(train, train[LABEL].to_numpy(int))
+    keys = history_keys(conform(later))
+    encoded, counts = features._lookup(keys)
+    np.testing.assert_allclose(encoded, features.encoder_.transform(keys.to_numpy()), rtol=0, atol=1e-12)
+    street = [h.name for h in HISTORIES].index("street")
+    assert (counts[:, street] == 0).all()
+    assert np.allclose(encoded[:, street], train[LABEL].mean())

@@ -99,6 +99,13 @@ def test_loading_checks_the_feature_list_against_the_mart(in_trained_home: Train
     assert registry.load_current(list(INPUT_COLUMNS)).version == in_trained_home.result.version
 
 
+def test_a_model_from_an_older_feature_format_is_refused(crashes_home: Path) -> None:
+    pipeline, metadata, _ = fit(mart_frame(per_year=300))
+    saved = registry.save(pipeline, metadata | {"feature_format": 1})
+    with pytest.raises(CrashesError, match=f"model {saved.version} was trained by an older ml package.*retrain"):
+        registry.load_current()
+
+
 def test_training_on_a_mart_without_a_needed_column_is_one_clear_error(crashes_home: Path) -> None:
     from ml.train import train
 
