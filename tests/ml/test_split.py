@@ -63,7 +63,16 @@ def test_nothing_is_fitted_on_the_test_year() -> None:
 
 
 def test_a_split_with_one_class_is_refused() -> None:
-    frame = mart_frame(per_year=300)
+    frame = mart_frame(per_year=800)
     frame.loc[frame.crash_year == 2022, LABEL] = False
-    with pytest.raises(CrashesError, match="validation rows .* need both hit-and-runs and other crashes"):
+    with pytest.raises(CrashesError, match=r"the validation rows \(800, 0 hit-and-runs\) need at least 1 hit-and-run"):
+        fit(frame)
+
+
+def test_too_few_training_hit_and_runs_to_cross_fit_is_refused() -> None:
+    frame = mart_frame(per_year=800)
+    train = frame.index[frame.crash_year <= 2021]
+    frame.loc[train, LABEL] = False
+    frame.loc[train[:3], LABEL] = True
+    with pytest.raises(CrashesError, match=r"the train rows \(2,400, 3 hit-and-runs\) need at least 5"):
         fit(frame)
