@@ -67,7 +67,8 @@ EXCLUDED_FROM_MART: dict[str, str] = {
     "lng_bin": "rebuilt from longitude inside the pipeline, so imputed locations get no cell",
 }
 
-# Recorded after the fact or describing outcomes: nothing the model reads may be, or derive from, these.
+# Recorded after the fact or describing outcomes: nothing the model reads may be, or derive from, these
+# (every injuries_* column and most_severe_injury are caught by the "injur" pattern below).
 DENIED_COLUMNS: frozenset[str] = frozenset(
     {
         "crash_type",
@@ -78,14 +79,6 @@ DENIED_COLUMNS: frozenset[str] = frozenset(
         "sec_contributory_cause",
         "photos_taken_i",
         "statements_taken_i",
-        "most_severe_injury",
-        "injuries_total",
-        "injuries_fatal",
-        "injuries_incapacitating",
-        "injuries_non_incapacitating",
-        "injuries_reported_not_evident",
-        "injuries_no_indication",
-        "injuries_unknown",
         "hit_and_run_i",
         LABEL,
         "is_crash_date_estimated",
