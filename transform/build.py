@@ -34,6 +34,7 @@ class BuildResult:
     tests_warned: int = 0
     rows_per_mart: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
+    gate_seconds: float = 0.0
     dbt_seconds: float = 0.0
     publish_seconds: float = 0.0
     quality: str | None = None
@@ -45,8 +46,8 @@ class BuildResult:
         verdict = "ok" if self.ok else "FAILED"
         gold = f"gold published ({len(self.rows_per_mart)} marts)" if self.published else "gold not replaced"
         lines = [
-            f"build {verdict} in {self.elapsed:.1f} s (dbt {self.dbt_seconds:.1f} s, publish "
-            f"{self.publish_seconds:.1f} s): {self.models_built} models built, "
+            f"build {verdict} in {self.elapsed:.1f} s (gate {self.gate_seconds:.1f} s, dbt {self.dbt_seconds:.1f} s, "
+            f"publish {self.publish_seconds:.1f} s): {self.models_built} models built, "
             f"{self.models_failed} failed, {self.models_skipped} skipped; tests {self.tests_passed} passed, "
             f"{self.tests_failed} failed, {self.tests_warned} warned; {gold}"
         ]
@@ -114,7 +115,9 @@ def build(select: str | None = None, full_refresh: bool = False) -> BuildResult:
     paths = DbtPaths.for_settings(settings)
     result = BuildResult(ok=False, log_path=paths.logs / "dbt.log")
 
+    gate_started = time.perf_counter()
     gate_ok, result.quality = _quality_gate()
+    result.gate_seconds = time.perf_counter() - gate_started
     if not gate_ok:
         result.problems.append("quality gate failed: dbt not run")
         result.elapsed = time.perf_counter() - started

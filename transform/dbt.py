@@ -80,6 +80,18 @@ def _node(result: Any) -> NodeResult:
     )
 
 
+def release_duckdb() -> None:
+    """dbt-duckdb keeps one DuckDB instance open across an invocation (profiles.yml keep_open),
+    and still holds it, with both files locked, when dbtRunner returns. Close it, so publishing
+    and other processes can open the files. (`_ENV` is the adapter's own handle; pinned 1.11.)"""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
 def run_dbt(command: list[str], settings: Settings | None = None) -> DbtRun:
     """Invoke one dbt command (e.g. `["build", "--select", "marts"]`) and flatten its results."""
     settings = settings or get_settings()
@@ -97,7 +109,10 @@ def run_dbt(command: list[str], settings: Settings | None = None) -> DbtRun:
         "--log-level-file", "info",
         "--no-use-colors",
     ]  # fmt: skip
-    outcome = dbtRunner().invoke(args)
+    try:
+        outcome = dbtRunner().invoke(args)
+    finally:
+        release_duckdb()
     results = getattr(outcome.result, "results", None) or []
     nodes = [_node(r) for r in results if getattr(r, "node", None) is not None]
     elapsed = float(getattr(outcome.result, "elapsed_time", 0.0) or 0.0)

@@ -52,13 +52,18 @@ def test_dbt_runs_from_its_own_folder_against_crashes_home(
     the checkout stays clean)."""
     from dbt.cli.main import dbtRunner
 
+    from transform.dbt import release_duckdb
+
     monkeypatch.chdir(DBT_DIR)
     monkeypatch.delenv("DBT_PROFILES_DIR", raising=False)
     monkeypatch.delenv("DBT_PROJECT_DIR", raising=False)
-    shown = dbtRunner().invoke(
-        ["show", "--inline", "select count(*) as crashes from {{ ref('fct_crashes') }}",
-         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"), "--log-level", "none"]
-    )  # fmt: skip
+    try:
+        shown = dbtRunner().invoke(
+            ["show", "--inline", "select count(*) as crashes from {{ ref('fct_crashes') }}",
+             "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"), "--log-level", "none"]
+        )  # fmt: skip
+    finally:
+        release_duckdb()
     with duckdb.connect(str(at_real_home.home / "gold_build.duckdb"), read_only=True) as con:
         built = con.execute("select count(*) from marts.fct_crashes").fetchone()[0]
     assert shown.success, shown.exception
@@ -89,6 +94,17 @@ def test_docs_are_generated_offline_and_served_on_localhost(at_real_home: RealBu
         server.server_close()
     assert "dbt" in page.lower() and len(page) > 1000
     assert refused.value.code == 404
+
+
+def test_a_build_leaves_the_files_free_for_the_next_stage(real_build: RealBuild) -> None:
+    """dbt-duckdb keeps its DuckDB instance open after an invocation; build() must release it,
+    or the next stage (ml scoring, the next ingest) in another process meets a lock."""
+    probe = "import duckdb, sys\nfor path in sys.argv[1:]:\n    duckdb.connect(path).close()\nprint('free')"
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(real_build.warehouse), str(real_build.home / "gold_build.duckdb")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.stdout.strip() == "free", done.stderr[-1000:]
 
 
 def test_build_without_raw_data_is_one_clear_error(crashes_home: Path) -> None:
