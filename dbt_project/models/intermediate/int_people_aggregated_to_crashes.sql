@@ -11,13 +11,7 @@ with
 people as (
 
     select * from {{ ref('stg_chicago__people') }}
-    {% if is_incremental() %}
-    where
-        crash_record_id in (
-            select newer.crash_record_id from {{ ref('stg_chicago__people') }} as newer
-            where {{ newer_loads('newer.load_id') }}
-        )
-    {% endif %}
+    {{ of_crashes_with_newer_rows(ref('stg_chicago__people')) }}
 
 ),
 

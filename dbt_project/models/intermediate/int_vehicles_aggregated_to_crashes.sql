@@ -12,13 +12,7 @@ with
 vehicles as (
 
     select * from {{ ref('stg_chicago__vehicles') }}
-    {% if is_incremental() %}
-    where
-        crash_record_id in (
-            select newer.crash_record_id from {{ ref('stg_chicago__vehicles') }} as newer
-            where {{ newer_loads('newer.load_id') }}
-        )
-    {% endif %}
+    {{ of_crashes_with_newer_rows(ref('stg_chicago__vehicles')) }}
 
 ),
 
