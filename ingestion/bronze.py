@@ -89,6 +89,10 @@ class Bronze:
                 out.append(BronzeFile(table, lid, info["name"], int(info.get("size") or 0)))
         return sorted(out, key=lambda f: (float(f.load_id), f.path))
 
+    def read_columns(self, file: BronzeFile, columns: list[str]) -> pa.Table:
+        with self.fs.open(file.path, "rb") as fh:
+            return pq.read_table(fh, columns=columns)
+
     def read(self, file: BronzeFile) -> Iterator[pa.Table]:
         """Stream a bronze file in record batches so memory stays flat on big loads."""
         with self.fs.open(file.path, "rb") as fh:

@@ -34,6 +34,7 @@ class IngestResult:
     loads: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
+    superseded: dict[str, int] = field(default_factory=dict)
     raw_rows: dict[str, int] = field(default_factory=dict)
     skipped_files: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -48,6 +49,7 @@ class IngestResult:
             if name in self.rows or name in self.raw_rows:
                 lines.append(
                     f"  {name:<9} delivered {self.rows.get(name, 0):>9,}"
+                    f"   repeated {self.superseded.get(name, 0):>6,}"
                     f"   rejected {self.rejected.get(name, 0):>6,}"
                     f"   raw now {self.raw_rows.get(name, 0):>9,}"
                 )
@@ -170,6 +172,7 @@ def ingest(
         loads=loads,
         rows=delivered,
         rejected=counts.rejected,
+        superseded=counts.superseded,
         raw_rows=raw_row_counts(settings),
         skipped_files=skipped,
         seconds=time.perf_counter() - started,

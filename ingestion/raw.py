@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import dlt
+import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.sources import DltResource
 
 from crashes import warehouse
 from crashes.config import Settings
-from ingestion.bronze import Bronze
+from ingestion.bronze import Bronze, BronzeFile
 from ingestion.socrata.records import rejected_rows, split_by_key
 from ingestion.socrata.settings import CURSOR_COLUMN, DATASETS, DatasetSpec
 
@@ -45,6 +47,7 @@ class SyncCounts:
 
     delivered: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
+    superseded: dict[str, int] = field(default_factory=dict)  # older versions of a key in the same sync
 
     def add(self, counts: dict[str, int], dataset: str, n: int) -> None:
         counts[dataset] = counts.get(dataset, 0) + n
@@ -84,32 +87,73 @@ _REJECT_HINTS = dlt.mark.make_hints(
 )
 
 
+def newest_versions(bronze: Bronze, files: Sequence[BronzeFile], spec: DatasetSpec) -> list[np.ndarray]:
+    """Per file, a mask of the rows to merge: for each key, its newest version in this sync (the
+    latest `:updated_at`, then the later delivery). Only the key and cursor columns are read, and
+    DuckDB ranks them set-wise, so dlt can be told the staged data is already deduplicated."""
+    parts = []
+    for index, file in enumerate(files):
+        cols = bronze.read_columns(file, [spec.key, CURSOR_COLUMN])
+        n = cols.num_rows
+        parts.append(
+            pa.table(
+                {
+                    "k": pc.cast(cols.column(0), pa.string()),
+                    "u": pc.cast(cols.column(1), pa.string()),
+                    "f": pa.array(np.full(n, index, np.int32)),
+                    "r": pa.array(np.arange(n, dtype=np.int64)),
+                }
+            )
+        )
+    masks = [np.zeros(p.num_rows, dtype=bool) for p in parts]
+    if not parts:
+        return masks
+    keys = pa.concat_tables(parts)  # noqa: F841 - read by DuckDB by name
+    with duckdb.connect() as con:
+        keep = con.sql(
+            """select f, r from keys where k is not null and trim(k) <> ''
+               qualify row_number() over (partition by k order by u desc nulls last, f desc, r desc) = 1"""
+        ).to_arrow_table()
+    files_idx = keep.column("f").to_numpy()
+    rows_idx = keep.column("r").to_numpy()
+    for index, mask in enumerate(masks):
+        mask[rows_idx[files_idx == index]] = True
+    return masks
+
+
 def _dataset_resource(spec: DatasetSpec, bronze: Bronze, load_ids: Sequence[str], counts: SyncCounts) -> DltResource:
     def rows() -> Iterator[pa.Table]:
-        for load_id in load_ids:
-            for file in bronze.files(spec.table, load_id):
-                for table in bronze.read(file):
-                    table = _strip_bronze_columns(table)
-                    keyed, keyless = split_by_key(table, spec)
-                    counts.add(counts.delivered, spec.name, table.num_rows)
-                    if keyless.num_rows:
-                        counts.add(counts.rejected, spec.name, keyless.num_rows)
-                        rejects = rejected_rows(keyless, spec, f"missing {spec.key}")
-                        rejects = rejects.append_column(
-                            "_bronze_load_id", pa.array([load_id] * rejects.num_rows, pa.string())
-                        )
-                        yield dlt.mark.with_hints(rejects, _REJECT_HINTS, create_table_variant=True)
-                    if keyed.num_rows:
-                        yield keyed
+        files = [f for load_id in load_ids for f in bronze.files(spec.table, load_id)]
+        masks = newest_versions(bronze, files, spec)
+        for file, mask in zip(files, masks, strict=True):
+            offset = 0
+            for table in bronze.read(file):
+                newest = pa.array(mask[offset : offset + table.num_rows])
+                offset += table.num_rows
+                table = _strip_bronze_columns(table)
+                counts.add(counts.delivered, spec.name, table.num_rows)
+                _, keyless = split_by_key(table, spec)
+                if keyless.num_rows:
+                    counts.add(counts.rejected, spec.name, keyless.num_rows)
+                    rejects = rejected_rows(keyless, spec, f"missing {spec.key}")
+                    rejects = rejects.append_column(
+                        "_bronze_load_id", pa.array([file.load_id] * rejects.num_rows, pa.string())
+                    )
+                    yield dlt.mark.with_hints(rejects, _REJECT_HINTS, create_table_variant=True)
+                keyed = table.filter(newest)
+                superseded = table.num_rows - keyless.num_rows - keyed.num_rows
+                if superseded:
+                    counts.add(counts.superseded, spec.name, superseded)
+                if keyed.num_rows:
+                    yield keyed
 
     columns = spec.text_columns()
-    # The newest version of a record wins when one load delivers it twice.
-    columns[CURSOR_COLUMN] = {**columns[CURSOR_COLUMN], "dedup_sort": "desc"}
     columns["_bronze_load_id"] = {"data_type": "text", "nullable": True}
     return dlt.resource(
         rows,
         name=spec.table,
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        # Deduplicated above, so dlt's delete-insert is a plain insert, not a window over wide rows.
+        write_disposition={"disposition": "merge", "strategy": "delete-insert", "deduplicated": True},
         primary_key=spec.key,
         columns=columns,
         max_table_nesting=0,

@@ -61,22 +61,18 @@ def _as_string(name: str, col: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
 def to_delivered_table(table: pa.Table, spec: DatasetSpec) -> pa.Table:
     """Rename API fields to raw column names, make every column a string, and add the spec's
     known columns that this page lacks as nulls (so raw always has the full, stable column set)."""
-    names: list[str] = []
-    arrays: list[Any] = []
-    seen: set[str] = set()
+    columns: dict[str, Any] = {}
     for field_name, col in zip(table.column_names, table.columns, strict=True):
         name = column_name(spec.field_for_header(field_name))
-        if not name or name in seen:
-            # Two headers mapping to one column (e.g. a duplicated CSV header): keep the first.
+        if not name:
             continue
-        seen.add(name)
-        names.append(name)
-        arrays.append(_as_string(name, col))
+        value = _as_string(name, col)
+        # Two fields naming one column (`:updated_at` and `socrata_updated_at`, a repeated CSV
+        # header): the first value that is present wins, row by row.
+        columns[name] = pc.coalesce(columns[name], value) if name in columns else value
     for known in spec.columns:
-        if known not in seen:
-            names.append(known)
-            arrays.append(pa.nulls(table.num_rows, pa.string()))
-    return pa.table(arrays, names=names)
+        columns.setdefault(known, pa.nulls(table.num_rows, pa.string()))
+    return pa.table(list(columns.values()), names=list(columns))
 
 
 def rows_to_table(rows: list[dict[str, Any]], spec: DatasetSpec) -> pa.Table:

@@ -68,6 +68,18 @@ def test_unknown_extra_and_missing_columns(crashes_home: Path, tmp_path: Path) -
     assert row == [("x", None, None)]  # the new column is kept; missing known ones are null
 
 
+def test_newest_version_of_a_key_in_one_delivery_wins(crashes_home: Path, tmp_path: Path) -> None:
+    older = {**GOOD, "socrata_updated_at": "2024-05-01T00:00:00.000Z", "weather_condition": "CLEAR"}
+    newer = {**older, "socrata_updated_at": "2024-05-02T00:00:00.000Z", "weather_condition": "SNOW"}
+    later_line_same_time = {**older, "crash_record_id": "b1", "weather_condition": "RAIN"}
+    records = [newer, older, {**older, "crash_record_id": "b1"}, later_line_same_time]
+    result = ingest(source="replay", path=_ndjson(tmp_path / "crashes.jsonl", records))
+
+    assert result.superseded == {"crashes": 2}
+    got = dict(raw_query(crashes_home, "select crash_record_id, weather_condition from raw.crashes"))
+    assert got == {"a1": "SNOW", "b1": "RAIN"}
+
+
 def test_numbers_where_strings_are_expected_become_strings(crashes_home: Path, tmp_path: Path) -> None:
     records = [GOOD, {**GOOD, "crash_record_id": "a2", "latitude": 41.9, "num_units": 2}]
     ingest(source="replay", path=_ndjson(tmp_path / "crashes.jsonl", records))

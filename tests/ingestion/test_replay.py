@@ -62,6 +62,7 @@ def test_real_year_with_repeated_records_dedupes(crashes_home: Path, shared_data
 
     assert result.rows["crashes"] == delivered
     assert raw_count(crashes_home, "crashes") == distinct
+    assert result.superseded.get("crashes", 0) == delivered - distinct
     # Values arrive untouched: timestamps keep the API's format, location is GeoJSON text.
     crash_date, location = raw_query(
         crashes_home, "select crash_date, location from raw.crashes where location is not null limit 1"
