@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -44,9 +45,17 @@ def real_crashes(folder: Path) -> pa.Table:
         ).to_arrow_table()
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _build(label: str, **kwargs: object) -> dict:
+    """One build, with the CPU it used and the machine's load: on shared cores the wall clock
+    alone says little."""
     from transform import build
 
+    cpu = _cpu_seconds()
     result = build(**kwargs)
     if not result.ok:
         raise SystemExit(f"{label} build failed:\n{result.summary()}")
@@ -55,6 +64,8 @@ def _build(label: str, **kwargs: object) -> dict:
         "gate_seconds": round(result.gate_seconds, 1),
         "dbt_seconds": round(result.dbt_seconds, 1),
         "publish_seconds": round(result.publish_seconds, 1),
+        "cpu_seconds": round(_cpu_seconds() - cpu, 1),
+        "load_average_1m": round(os.getloadavg()[0], 1),
         "models": result.models_built,
         "tests_passed": result.tests_passed,
         "tests_warned": result.tests_warned,
