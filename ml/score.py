@@ -26,7 +26,7 @@ from crashes.errors import CrashesError
 from crashes.gold import connect
 from ml import registry
 from ml.data import mart_columns, read_mart_arrow
-from ml.features import CATEGORICAL, FLAGS, KEY, NUMERIC, PLACE
+from ml.features import CATEGORICAL, EXCLUDED_FROM_MART, FLAGS, KEY, NUMERIC, PLACE
 
 SCORES_SCHEMA = "ml"
 SCORES_TABLE = "hit_and_run_scores"
@@ -186,6 +186,10 @@ def _text(name: str, value: Any) -> str | None:
 def record_frame(record: dict[str, Any]) -> pd.DataFrame:
     """One crash as a one-row mart frame, each value checked; unknown fields are refused."""
     known = {*NUMERIC, *FLAGS, *CATEGORICAL, *PLACE}
+    left_out = sorted(set(record) & set(EXCLUDED_FROM_MART))
+    if left_out:
+        name = left_out[0]
+        raise CrashesError(f"{name} is not a model input ({EXCLUDED_FROM_MART[name]}); leave it out")
     unknown = sorted(set(record) - known - {KEY})
     if unknown:
         raise CrashesError(
