@@ -29,7 +29,7 @@ TARGETS = {"full_seconds": 45.0, "incremental_seconds": 10.0}
 
 def real_crashes(folder: Path) -> pa.Table:
     """Every real crash record as delivered (strings; GeoJSON location as text), repeats dropped
-    as raw's merge would."""
+    as raw's merge would, in a fixed order so the generated units are the same every run."""
     with duckdb.connect() as con:
         con.execute(
             "create table delivered as select * from read_ndjson_auto(?, union_by_name = true, sample_size = -1)",
@@ -41,7 +41,8 @@ def real_crashes(folder: Path) -> pa.Table:
             for c in columns
         )
         return con.sql(
-            f"select {select} from delivered qualify row_number() over (partition by crash_record_id) = 1"  # noqa: S608
+            f"select {select} from delivered qualify row_number() over (partition by crash_record_id) = 1 "  # noqa: S608
+            "order by crash_record_id"
         ).to_arrow_table()
 
 
