@@ -1,7 +1,7 @@
 {#- Socrata can deliver a record more than once (amendments; unordered paging repeated 1,926 real
     records). Keep the newest: latest `:updated_at`, then latest load (replays have no
-    `:updated_at`, so the load decides), then dlt's row id when raw has one, so exactly one
-    version survives even if a load repeated a record.
+    `:updated_at`, so the load decides). Raw holds one row per key and load (ingestion dedupes
+    each sync), so that order is total.
 
     Raw is merged on the key by dlt, so repeats are rare: keys seen once pass straight through
     (one hash aggregate over the key column finds the others) and only repeated keys are ranked,
@@ -9,7 +9,6 @@
     filter on the result (an incremental model's load id) still reaches the scan of `relation`.
     Pass the relation itself, not a CTE: a CTE used twice would be materialised in full. -#}
 {% macro latest_version(relation, key) -%}
-    {%- set tie_breaker = '_dlt_id' if '_dlt_id' in column_names(relation) else none -%}
     {%- set repeated_keys -%}
         select {{ key }} from {{ relation }} where {{ key }} is not null group by {{ key }} having count(*) > 1
     {%- endset -%}
@@ -23,16 +22,12 @@
     anti join {{ relation }} as newer_version
         on
             newer_version.{{ key }} = this_version.{{ key }}
-            and {{ _version_rank('newer_version', tie_breaker) }}
-            > {{ _version_rank('this_version', tie_breaker) }}
+            and {{ _version_rank('newer_version') }} > {{ _version_rank('this_version') }}
 {%- endmacro %}
 
-{% macro _version_rank(alias, tie_breaker) -%}
+{% macro _version_rank(alias) -%}
     (
         coalesce(try_cast({{ alias }}.socrata_updated_at as timestamp), '-infinity'::timestamp),
         {{ alias }}._dlt_load_id
-        {%- if tie_breaker %},
-            {{ alias }}.{{ tie_breaker }}
-        {%- endif %}
     )
 {%- endmacro %}

@@ -1,9 +1,8 @@
 {#- Looking at relations while a model compiles. -#}
 
-{#- Column names of a relation at run time (none while parsing, or for a unit test's fixture,
-    which is a CTE without a database or schema). -#}
+{#- Column names of a relation at run time (none while parsing). -#}
 {% macro column_names(relation) -%}
-    {%- if not execute or relation is string or relation.schema is none or relation.database is none -%}
+    {%- if not execute -%}
         {{ return([]) }}
     {%- endif -%}
     {%- set found = adapter.get_relation(

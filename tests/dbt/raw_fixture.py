@@ -1,8 +1,8 @@
 """Raw tables in exactly the shape docs/contracts.md promises, written straight into DuckDB.
 
-Stands in for `ingestion.pipeline.ingest()` where a test needs precise control over loads
-(amendments, garbled values, a future crash) or speed: every data column VARCHAR under its API
-field name, `socrata_*`, `_dlt_load_id`/`_dlt_id`, one row per key (dlt's merge: the newest
+Stands in for `ingestion.pipeline.ingest()` where speed matters more than the path (the real-
+scale benchmark: ingestion has its own): every data column VARCHAR under its API field name,
+`socrata_*`, `_dlt_load_id` and `_bronze_load_id`, one row per key (the newest
 `socrata_updated_at` wins), and a `raw._dlt_loads` row per load.
 """
 
@@ -18,7 +18,6 @@ import pyarrow as pa
 from ingestion.socrata.settings import DATASETS, column_name
 
 SYSTEM_COLUMNS = ("socrata_id", "socrata_created_at", "socrata_updated_at")
-DLT_COLUMNS = ("_dlt_load_id", "_dlt_id")
 LINKED_FILES = {
     "crashes": "traffic_crashes.csv",
     "vehicles": "traffic_crash_vehicle.csv",
@@ -91,7 +90,7 @@ class RawWarehouse:
         columns = list(spec.columns) + [c for c in as_text if c not in spec.columns and c not in SYSTEM_COLUMNS]
         select = [f"{as_text.get(c, 'cast(null as varchar)')} as {_ident(c)}" for c in columns]
         select += [f"{as_text.get(c, 'cast(null as varchar)')} as {c}" for c in SYSTEM_COLUMNS]
-        select += [f"{_literal(load_id)} as _dlt_load_id", "cast(uuid() as varchar) as _dlt_id"]
+        select += [f"{_literal(load_id)} as _bronze_load_id", f"{_literal(load_id)} as _dlt_load_id"]
         con.execute(
             f"create or replace temp table staged as select {', '.join(select)} from incoming"
             f" qualify row_number() over (partition by {spec.key}"
