@@ -33,7 +33,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	cd dbt_project && ../$(BIN)/sqlfluff lint models tests macros
+	mkdir -p data && cd dbt_project && ../$(BIN)/sqlfluff lint models tests macros
 
 clean:
 	rm -rf data dbt_project/target dbt_project/logs .pytest_cache
