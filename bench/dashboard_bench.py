@@ -20,32 +20,18 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CRASHES_SHARED_DATA", ROOT.parent / "shared" / "data" / "chicago"))
+from bench.real_data import REAL_CRASHES, ROOT, build_real_gold
+
 APP = ROOT / "dashboard" / "app.py"
 PAGES = ("overview", "data", "ingest", "schedules", "explore", "reports", "model")
 TARGET_SECONDS = 1.5
 
 
 def build_gold(home: Path) -> dict:
-    from bench.dbt_bench import real_crashes
-    from ingestion.devserver.generator import generate_units
-    from tests.dbt.raw_fixture import RawWarehouse
     from transform import build
 
     started = time.perf_counter()
-    crashes = real_crashes(SHARED / "crashes_real")
-    vehicles, people = generate_units(crashes, seed=7)
-    RawWarehouse(home / "warehouse.duckdb").load(crashes=crashes, vehicles=vehicles, people=people)
-    result = build()
-    if not result.ok:
-        raise SystemExit(f"build failed:\n{result.summary()}")
-    figures = {
-        "crashes": crashes.num_rows,
-        "vehicles": vehicles.num_rows,
-        "people": people.num_rows,
-        "build_seconds": round(result.elapsed, 1),
-    }
+    figures: dict = build_real_gold(home)
     if all(importlib.util.find_spec(m) for m in ("ml.train", "ml.score")):
         from ml.score import score_all
         from ml.train import train
@@ -96,8 +82,8 @@ def time_pages() -> dict:
 
 
 def run() -> dict:
-    if not (SHARED / "crashes_real").is_dir():
-        return {"skipped": f"real crashes not found at {SHARED / 'crashes_real'}"}
+    if not REAL_CRASHES.is_dir():
+        return {"skipped": f"real crashes not found at {REAL_CRASHES}"}
     kept = os.environ.get("DASHBOARD_BENCH_HOME")
     with tempfile.TemporaryDirectory(prefix="crashes-dashboard-bench-") as scratch:
         home = Path(kept or scratch)

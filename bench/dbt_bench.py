@@ -16,34 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CRASHES_SHARED_DATA", ROOT.parent / "shared" / "data" / "chicago"))
+from bench.real_data import REAL_CRASHES, real_crashes
+
 NEW_DAY = "2024-12-31"
 AMENDED = 500
 TARGETS = {"full_seconds": 45.0, "incremental_seconds": 10.0}
-
-
-def real_crashes(folder: Path) -> pa.Table:
-    """Every real crash record as delivered (strings; GeoJSON location as text), repeats dropped
-    as raw's merge would, in a fixed order so the generated units are the same every run."""
-    with duckdb.connect() as con:
-        con.execute(
-            "create table delivered as select * from read_ndjson_auto(?, union_by_name = true, sample_size = -1)",
-            [str(folder / "*.jsonl.gz")],
-        )
-        columns = [r[0] for r in con.execute("describe delivered").fetchall()]
-        select = ", ".join(
-            f'cast(to_json("{c}") as varchar) as "{c}"' if c == "location" else f'cast("{c}" as varchar) as "{c}"'
-            for c in columns
-        )
-        return con.sql(
-            f"select {select} from delivered qualify row_number() over (partition by crash_record_id) = 1 "  # noqa: S608
-            "order by crash_record_id"
-        ).to_arrow_table()
 
 
 def _cpu_seconds() -> float:
@@ -75,7 +55,7 @@ def _build(label: str, **kwargs: object) -> dict:
 
 
 def run() -> dict:
-    folder = SHARED / "crashes_real"
+    folder = REAL_CRASHES
     if not folder.is_dir():
         return {"skipped": f"real crashes not found at {folder}"}
     from ingestion.devserver.generator import generate_units

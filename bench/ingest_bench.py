@@ -18,8 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CRASHES_SHARED_DATA", ROOT.parent / "shared" / "data" / "chicago"))
+from bench.real_data import REAL_CRASHES, ROOT
 
 
 def duckdb_reference(folder: Path) -> tuple[int, float]:
@@ -33,7 +32,7 @@ def duckdb_reference(folder: Path) -> tuple[int, float]:
 
 
 def run() -> dict:
-    folder = SHARED / "crashes_real"
+    folder = REAL_CRASHES
     if not folder.is_dir():
         return {"skipped": f"real crashes not found at {folder}"}
     ref_rows, ref_seconds = duckdb_reference(folder)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.dbt_bench import SHARED, real_crashes
+from bench.real_data import REAL_CRASHES, build_real_gold
 from crashes.gold import STORAGE_COMPATIBILITY
 
 QUALITY = {"f1": 0.56, "pr_auc": 0.58, "roc_auc": 0.74}
@@ -27,21 +27,6 @@ BRIER_MAX = 0.18
 GAP_MAX = 0.02
 SECONDS = {"train": 60.0, "score_1m": 10.0}
 ONE_MILLION = 1_000_000
-
-
-def build_real_gold(home: Path) -> Path:
-    """Real crashes (with generated units) → raw → dbt build → gold, in `home`."""
-    from ingestion.devserver.generator import generate_units
-    from tests.dbt.raw_fixture import RawWarehouse
-    from transform import build
-
-    crashes = real_crashes(SHARED / "crashes_real")
-    vehicles, people = generate_units(crashes, seed=7)
-    RawWarehouse(home / "warehouse.duckdb").load(crashes=crashes, vehicles=vehicles, people=people)
-    result = build()
-    if not result.ok:
-        raise SystemExit(f"real gold build failed:\n{result.summary()}")
-    return home / "gold.duckdb"
 
 
 def million_row_gold(gold: Path, out: Path) -> int:
@@ -70,8 +55,8 @@ def _figures(block: dict) -> dict:
 
 
 def run(gold: Path | None) -> dict:
-    if gold is None and not (SHARED / "crashes_real").is_dir():
-        return {"skipped": f"real crashes not found at {SHARED / 'crashes_real'}"}
+    if gold is None and not REAL_CRASHES.is_dir():
+        return {"skipped": f"real crashes not found at {REAL_CRASHES}"}
     with tempfile.TemporaryDirectory(prefix="crashes-ml-bench-") as tmp:
         home = Path(tmp)
         os.environ["CRASHES_HOME"] = str(home)
@@ -80,7 +65,9 @@ def run(gold: Path | None) -> dict:
 
         prepared = time.perf_counter()
         source = str(gold) if gold else "built from crashes_real by dbt (bench/dbt_bench.py's raw)"
-        gold = gold or build_real_gold(home)
+        if gold is None:
+            build_real_gold(home)
+            gold = home / "gold.duckdb"
         prepare_seconds = time.perf_counter() - prepared
 
         started, cpu = time.perf_counter(), time.process_time()
