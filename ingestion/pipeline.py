@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from crashes import warehouse
@@ -61,8 +62,11 @@ class IngestResult:
         return "\n".join(lines)
 
 
-def _configure_dlt() -> None:
-    """Let dlt find the project's `.dlt/` wherever `crashes` is run from."""
+def _configure() -> None:
+    """Let dlt find the project's `.dlt/` wherever `crashes` is run from, and give Arrow the
+    system allocator: mimalloc keeps freed pages of each replayed file (1.64 GB peak RSS on the
+    real crash files against 1.26 GB, at the same speed)."""
+    pa.set_memory_pool(pa.system_memory_pool())
     if (PROJECT_ROOT / ".dlt").is_dir():
         os.environ.setdefault("DLT_PROJECT_DIR", str(PROJECT_ROOT))
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
@@ -125,7 +129,7 @@ def ingest(
 ) -> IngestResult:
     """Extract from Socrata (incremental, or a backfill window) or replay export files, land the
     extraction in bronze, then merge it into raw."""
-    _configure_dlt()
+    _configure()
     settings = get_settings().ensure()
     started = time.perf_counter()
     skipped: list[str] = []
