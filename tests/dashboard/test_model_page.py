@@ -41,7 +41,6 @@ def test_model_page_shows_the_registrys_metrics_and_versions(demo: Demo, app) ->
 def test_model_page_scores_a_crash_from_the_form(demo: Demo, app) -> None:  # noqa: ANN001
     require_model(demo)
     from ml.score import predict_one
-
     from orchestration import runs
 
     with runs.connect() as con:
