@@ -4,9 +4,12 @@ something, read the text. Streamlit draws the page from a websocket after load, 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -29,13 +32,24 @@ def chromium() -> str | None:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """End a process we started: politely, then for sure."""
-    proc.terminate()
+    """End a process we started, and its children (started in their own session): politely, then
+    for sure."""
+    try:
+        own_group = os.getpgid(proc.pid) == proc.pid
+    except ProcessLookupError:
+        own_group = False
+    if own_group:
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        proc.terminate()
     try:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    if own_group:
+        with contextlib.suppress(ProcessLookupError):  # renderer/zygote children that outlived the browser
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 class Page:
@@ -80,10 +94,11 @@ def open_page(url: str, width: int = 1400, height: int = 1800) -> Iterator[Page]
     binary = chromium()
     if binary is None:
         raise FileNotFoundError("chromium is not installed")
-    with tempfile.TemporaryDirectory(prefix="crashes-chromium-") as profile:
+    # Chromium's helpers may still flush into the profile as they exit: don't fail on its removal.
+    with tempfile.TemporaryDirectory(prefix="crashes-chromium-", ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [binary, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         try:
             port_file = Path(profile) / "DevToolsActivePort"
