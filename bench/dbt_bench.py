@@ -5,6 +5,12 @@ Raw is written straight in the contract's shape (tests/dbt/raw_fixture.py) so th
 dbt's and the publish step's, not ingestion's (bench/ingest_bench.py measures that). The new
 day is the last real day, held out of the first load, plus a few hundred amended older crashes,
 as an incremental Socrata pull would bring. Targets: full ≤ 45 s, incremental ≤ 10 s.
+
+DBT_BENCH_HOME=<dir> keeps the real-scale home there. The first run builds it in full and saves
+the state after the full build (the warehouse, gold and dbt's target/) with the new day's rows in
+`<dir>/after-full/`; later runs restore that state and time only the incremental build, for
+profiling it without minutes of rebuilding. Delete the folder after changing what a full build
+makes. Each build's slowest dbt nodes (from target/run_results.json) are reported with it.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -24,11 +31,25 @@ from bench.real_data import REAL_CRASHES, real_crashes
 NEW_DAY = "2024-12-31"
 AMENDED = 500
 TARGETS = {"full_seconds": 45.0, "incremental_seconds": 10.0}
+# What the full build leaves that the incremental build reads (dbt/ holds the partial-parse cache).
+STATE = ("warehouse.duckdb", "gold_build.duckdb", "gold.duckdb", "dbt")
+NEW_LOAD = ("crashes", "vehicles", "people")
+SLOWEST = 12
 
 
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def _slowest_nodes(home: Path) -> dict[str, float]:
+    """The dbt nodes that took longest in the last invocation, by their execution time."""
+    try:
+        results = json.loads((home / "dbt" / "target" / "run_results.json").read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    ranked = sorted(results, key=lambda r: r.get("execution_time") or 0.0, reverse=True)
+    return {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2) for r in ranked[:SLOWEST]}
 
 
 def _build(label: str, **kwargs: object) -> dict:
@@ -40,6 +61,7 @@ def _build(label: str, **kwargs: object) -> dict:
     result = build(**kwargs)
     if not result.ok:
         raise SystemExit(f"{label} build failed:\n{result.summary()}")
+    home = Path(os.environ["CRASHES_HOME"])
     return {
         "seconds": round(result.elapsed, 1),
         "gate_seconds": round(result.gate_seconds, 1),
@@ -51,17 +73,26 @@ def _build(label: str, **kwargs: object) -> dict:
         "tests_passed": result.tests_passed,
         "tests_warned": result.tests_warned,
         "rows_per_mart": result.rows_per_mart,
+        "slowest_nodes": _slowest_nodes(home),
     }
 
 
-def run() -> dict:
-    folder = REAL_CRASHES
-    if not folder.is_dir():
-        return {"skipped": f"real crashes not found at {folder}"}
-    from ingestion.devserver.generator import generate_units
-    from tests.dbt.raw_fixture import RawWarehouse
+def _copy_state(source: Path, destination: Path) -> None:
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in STATE:
+        if (destination / name).is_dir():
+            shutil.rmtree(destination / name)
+        if (source / name).is_dir():
+            shutil.copytree(source / name, destination / name)
+        elif (source / name).exists():
+            shutil.copyfile(source / name, destination / name)
 
-    prepared = time.perf_counter()
+
+def _inputs(folder: Path) -> tuple[dict[str, pa.Table], dict[str, pa.Table], dict]:
+    """The first load (all but the last real day) and the new one (that day, amendments and
+    their units), with the sizes the report quotes."""
+    from ingestion.devserver.generator import generate_units
+
     crashes = real_crashes(folder)
     vehicles, people = generate_units(crashes, seed=7)
     new_day = pc.greater_equal(crashes["crash_date"], NEW_DAY)
@@ -78,34 +109,59 @@ def run() -> dict:
     day = crashes.filter(new_day).append_column(
         "socrata_updated_at", pa.array(["2025-01-01T06:00:00.000Z"] * int(pc.sum(new_day).as_py()))
     )
-
-    with tempfile.TemporaryDirectory(prefix="crashes-dbt-bench-") as home:
-        os.environ["CRASHES_HOME"] = home
-        raw = RawWarehouse(Path(home) / "warehouse.duckdb")
-        raw.load(
-            crashes=crashes.filter(pc.invert(new_day)),
-            vehicles=vehicles.filter(in_first["vehicles"]),
-            people=people.filter(in_first["people"]),
-        )
-        prepare_seconds = time.perf_counter() - prepared
-        full = _build("full")
-        raw.load(
-            crashes=pa.concat_tables([day, amended], promote_options="default"),
-            vehicles=vehicles.filter(pc.invert(in_first["vehicles"])),
-            people=people.filter(pc.invert(in_first["people"])),
-        )
-        incremental = _build("incremental")
-    return {
+    first = {
+        "crashes": crashes.filter(pc.invert(new_day)),
+        "vehicles": vehicles.filter(in_first["vehicles"]),
+        "people": people.filter(in_first["people"]),
+    }
+    second = {
+        "crashes": pa.concat_tables([day, amended], promote_options="default"),
+        "vehicles": vehicles.filter(pc.invert(in_first["vehicles"])),
+        "people": people.filter(pc.invert(in_first["people"])),
+    }
+    sizes = {
         "crashes": crashes.num_rows,
         "vehicles": vehicles.num_rows,
         "people": people.num_rows,
         "new_day": {"date": NEW_DAY, "crashes": day.num_rows, "amended_crashes": AMENDED},
-        "prepare_raw_seconds": round(prepare_seconds, 1),
-        "full": full,
-        "incremental": incremental,
-        "targets": TARGETS,
-        "cores": os.cpu_count(),
     }
+    return first, second, sizes
+
+
+def run() -> dict:
+    import pyarrow.parquet as pq
+
+    from tests.dbt.raw_fixture import RawWarehouse
+
+    folder = REAL_CRASHES
+    if not folder.is_dir():
+        return {"skipped": f"real crashes not found at {folder}"}
+    kept = os.environ.get("DBT_BENCH_HOME")
+    with tempfile.TemporaryDirectory(prefix="crashes-dbt-bench-") as scratch:
+        home = Path(kept or scratch)
+        saved = home / "after-full"
+        home.mkdir(parents=True, exist_ok=True)
+        os.environ["CRASHES_HOME"] = str(home)
+        raw = RawWarehouse(home / "warehouse.duckdb")
+        figures: dict = {}
+        if kept and (saved / "sizes.json").exists():
+            _copy_state(saved, home)
+            second = {name: pq.read_table(saved / f"{name}.parquet") for name in NEW_LOAD}
+            figures = {**json.loads((saved / "sizes.json").read_text()), "full": f"reused from {saved}"}
+        else:
+            prepared = time.perf_counter()
+            first, second, sizes = _inputs(folder)
+            raw.load(**first)
+            figures = {**sizes, "prepare_raw_seconds": round(time.perf_counter() - prepared, 1)}
+            figures["full"] = _build("full")
+            if kept:
+                _copy_state(home, saved)
+                for name in NEW_LOAD:
+                    pq.write_table(second[name], saved / f"{name}.parquet")
+                (saved / "sizes.json").write_text(json.dumps(sizes))
+        raw.load(**second)
+        figures["incremental"] = _build("incremental")
+    return {**figures, "targets": TARGETS, "cores": os.cpu_count()}
 
 
 if __name__ == "__main__":
