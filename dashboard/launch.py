@@ -2,8 +2,8 @@
 
 Streamlit owns its server loop and signal handling, so this process becomes `python -m streamlit
 run` (exec, not a child: a SIGTERM from docker or a supervisor reaches Streamlit itself) with
-everything set on the command line: headless, no file watcher, no usage statistics, bound to the
-given interface.
+everything set on the command line: headless, no file watcher, no usage statistics, the viewer's
+toolbar, bound to the given interface.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ def streamlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
         "false",
         "--global.developmentMode",
         "false",
+        # Viewer toolbar only: Streamlit's "Deploy" button means nothing for a self-hosted app.
+        "--client.toolbarMode",
+        "viewer",
     ]
 
 

@@ -57,5 +57,6 @@ def test_overview_renders_real_numbers_in_chromium(demo: Demo, tmp_path) -> None
         assert shown("People killed") == f"{killed:,}"
         assert f"OK · opened read-only: {marts} marts" in text
         assert (tmp_path / "overview.png").stat().st_size > 10_000
+        assert "Deploy" not in lines, "the viewer toolbar has no Deploy button (client.toolbarMode)"
     finally:
         stop(server)
