@@ -2,7 +2,26 @@
     Load ids are dlt's epoch seconds as text (same width until the year 2286), so they compare
     correctly as text. -#}
 {% macro newer_loads(load_column, watermark_column='last_load_id') -%}
-    {{ load_column }} > (select coalesce(max({{ watermark_column }}), '') from {{ this }})
+    {{ load_column }} > '{{ load_watermark(watermark_column) }}'
+{%- endmacro %}
+
+{#- The newest load id the model holds, read when the model runs and written into its SQL as a
+    literal: DuckDB pushes a constant filter into the raw scans (and skips row groups of old loads
+    by their min/max), which it cannot do for a subquery. Load ids are digits and a dot, so the
+    literal needs no escaping; anything else is refused. The `id:` prefix keeps dbt's result
+    table from reading the id as a number. -#}
+{% macro load_watermark(watermark_column='last_load_id') -%}
+    {%- if not execute -%}
+        {{- return('') -}}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select 'id:' || coalesce(max(" ~ watermark_column ~ "), '') from " ~ this
+    ) -%}
+    {%- set watermark = (found.columns[0].values()[0] | string)[3:] -%}
+    {%- if modules.re.fullmatch('[0-9.]*', watermark) is none -%}
+        {{- exceptions.raise_compiler_error('unexpected load id ' ~ watermark ~ ' in ' ~ this) -}}
+    {%- endif -%}
+    {{- return(watermark) -}}
 {%- endmacro %}
 
 {#- For aggregates per crash: on an incremental build, keep the rows of every crash that has a
