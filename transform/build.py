@@ -1,7 +1,8 @@
 """`build()`: quality gate → `dbt build` → publish gold, summarised for people and the run history.
 
 Gold is replaced only when every model built and no data test failed (warnings do not block):
-a failed build leaves the previous snapshot in place for readers. dbt's unit tests check the
+a failed build leaves the previous snapshot in place for readers, and puts the marts dbt builds
+in (`gold_build.duckdb`) back to that snapshot, so no untested table is published later. dbt's unit tests check the
 models' logic on fixtures, not the data, so they run in CI (tests/dbt), not on every build.
 """
 
@@ -17,7 +18,7 @@ from crashes import warehouse
 from crashes.config import get_settings
 from crashes.errors import CrashesError
 from transform.dbt import GOLD_BUILD_FILE, TEST_TYPES, DbtPaths, NodeResult, model_docs, run_dbt
-from transform.publish import publish
+from transform.publish import discard_build, publish
 
 MODEL_TYPES = ("model", "seed", "snapshot")
 FAILED = ("error", "fail")
@@ -107,6 +108,14 @@ def _tally(result: BuildResult, nodes: list[NodeResult]) -> None:
                 result.problems.append(f"{node.resource_type} {node.name} failed: {node.message}")
 
 
+def _discard_untested_marts(result: BuildResult, build_file: Path, gold: Path) -> None:
+    """dbt wrote marts before their tests failed: back to the published snapshot (see discard_build)."""
+    try:
+        discard_build(build_file, gold)
+    except OSError as exc:
+        result.problems.append(f"could not reset {build_file.name} to the published gold: {exc}")
+
+
 def build(select: str | None = None, full_refresh: bool = False) -> BuildResult:
     """Gate the new loads, build and test with dbt, and publish gold if everything passed."""
     settings = get_settings().ensure()
@@ -135,6 +144,8 @@ def build(select: str | None = None, full_refresh: bool = False) -> BuildResult:
     if run.error:
         result.problems.append(f"dbt: {run.error}")
     result.ok = run.success and result.models_failed == 0 and result.tests_failed == 0 and not run.error
+    if not result.ok:
+        _discard_untested_marts(result, settings.home / GOLD_BUILD_FILE, settings.gold_path)
 
     if result.ok:
         publish_started = time.perf_counter()

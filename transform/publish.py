@@ -85,3 +85,29 @@ def publish(build: Path, gold: Path, docs: dict[str, TableDocs] | None = None) -
         tmp.unlink(missing_ok=True)
         raise
     return rows
+
+
+def discard_build(build: Path, gold: Path) -> None:
+    """After a failed build, put `build` back to the published snapshot (or remove it when
+    nothing has been published yet).
+
+    dbt writes each mart into `build` before that mart's tests run, so a failed build leaves
+    untested tables there; a later build that passes but selects fewer models would publish them
+    with the rest of the file. Going back to gold also takes the marts' load watermarks back, so
+    the next incremental build redoes the work the failed one did.
+    """
+    wal = build.with_name(f"{build.name}.wal")
+    if not gold.exists():
+        build.unlink(missing_ok=True)
+        wal.unlink(missing_ok=True)
+        return
+    tmp = build.with_name(f"{build.name}.tmp-{os.getpid()}")
+    try:
+        shutil.copyfile(gold, tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        wal.unlink(missing_ok=True)
+        os.replace(tmp, build)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

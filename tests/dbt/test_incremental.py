@@ -43,6 +43,8 @@ class Scenario:
     gold_digest_after_failure: str
     gold_inode_before_failure: int
     gold_inode_after_failure: int
+    narrow_after_failure: object
+    future_crashes_in_gold_after_narrow_build: int
 
 
 def _digest(path: Path) -> str:
@@ -77,13 +79,23 @@ def _write_scores(warehouse: Path, count: int) -> None:
         )
 
 
+FUTURE_CRASH = "scenario-crash-from-the-future"
+
+
 def _add_crash_in_the_future(warehouse: Path) -> None:
     with duckdb.connect(str(warehouse)) as con:
         last = con.execute("select max(_dlt_load_id) from raw.crashes").fetchone()[0]
         con.execute(
             "insert into raw.crashes (crash_record_id, crash_date, _dlt_load_id) values (?, ?, ?)",
-            ["scenario-crash-from-the-future", "2099-01-01T00:00:00.000", f"{float(last) + 1:.6f}"],
+            [FUTURE_CRASH, "2099-01-01T00:00:00.000", f"{float(last) + 1:.6f}"],
         )
+
+
+def _future_crashes_in(gold: Path) -> int:
+    with duckdb.connect(str(gold), read_only=True) as con:
+        return con.execute(
+            "select count(*) from marts.fct_crashes where crash_record_id = ?", [FUTURE_CRASH]
+        ).fetchone()[0]
 
 
 @pytest.fixture(scope="module")
@@ -116,9 +128,12 @@ def scenario(real_build: RealBuild, shared_data: Path, tmp_path_factory: pytest.
         _add_crash_in_the_future(real_build.warehouse)
         digest, inode = _digest(gold), gold.stat().st_ino
         failed = build(select="fct_crashes")
+        digest_after, inode_after = _digest(gold), gold.stat().st_ino
+        # What the pipeline's publish stage runs after scoring: a narrow build that passes.
+        narrow = build(select="+ml_hit_and_run_scores")
         yield Scenario(
             load, incremental, full_refresh, failed, Path(incremental_gold), Path(full_gold), log,
-            digest, _digest(gold), inode, gold.stat().st_ino,
+            digest, digest_after, inode, inode_after, narrow, _future_crashes_in(gold),
         )  # fmt: skip
 
 
@@ -245,3 +260,10 @@ def test_a_failed_build_leaves_the_published_snapshot_alone(scenario: Scenario) 
     assert "gold not replaced" in failed.summary()
     assert scenario.gold_digest_after_failure == scenario.gold_digest_before_failure
     assert scenario.gold_inode_after_failure == scenario.gold_inode_before_failure
+
+
+def test_marts_of_a_failed_build_never_reach_gold_through_a_later_narrow_build(scenario: Scenario) -> None:
+    assert not scenario.failed.ok
+    assert scenario.narrow_after_failure.ok, scenario.narrow_after_failure.summary()
+    assert scenario.narrow_after_failure.published is not None
+    assert scenario.future_crashes_in_gold_after_narrow_build == 0
