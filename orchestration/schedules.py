@@ -1,14 +1,20 @@
 """Cron schedules for pipeline jobs, stored in ops.sqlite.
 
 croniter does the cron maths (next runs, the latest slot) and cron-descriptor the words; both
-are given the same five-field expression. Times are the scheduler's local time, as cron's are.
+are given the same five-field expression. Times are the scheduler's local time, as cron's are:
+the named zone in TZ (else the system's, else UTC), never a fixed UTC offset, so `0 6 * * *` stays
+06:00 local across daylight-saving changes. Times are stored with their offset and converted into
+that zone before any cron maths.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cron_descriptor import get_description
 from croniter import CroniterError, croniter
@@ -18,8 +24,39 @@ from orchestration import runs
 from orchestration.flow import parse_job_args
 
 
+def _zone_key(value: str) -> str:
+    """A zone name from TZ's forms: 'America/Chicago', ':America/Chicago' or a zoneinfo file path."""
+    value = value.strip().lstrip(":")
+    return value.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in value else value
+
+
+def _system_zone_key() -> str:
+    try:
+        return Path("/etc/timezone").read_text().strip()
+    except OSError:
+        pass
+    target = os.path.realpath("/etc/localtime")
+    return target.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in target else ""
+
+
+def local_zone() -> tzinfo:
+    """The scheduler's zone, by name so daylight saving is followed: TZ, else the system's, else UTC."""
+    for key in (_zone_key(os.environ.get("TZ", "")), _zone_key(_system_zone_key())):
+        if key:
+            try:
+                return ZoneInfo(key)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return UTC
+
+
+def in_local_zone(value: datetime) -> datetime:
+    """The same instant in the scheduler's zone (a stored or given time may carry any offset)."""
+    return value.astimezone(local_zone())
+
+
 def local_now() -> datetime:
-    return datetime.now().astimezone()
+    return datetime.now(local_zone())
 
 
 def validate_cron(expression: str) -> str:
@@ -43,7 +80,7 @@ def validate_cron(expression: str) -> str:
 
 def latest_slot(cron: str, now: datetime) -> datetime:
     """The latest time at or before `now` the expression fires (cron fires on whole minutes)."""
-    after_this_minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    after_this_minute = in_local_zone(now).replace(second=0, microsecond=0) + timedelta(minutes=1)
     return croniter(cron, after_this_minute).get_prev(datetime)
 
 
@@ -62,16 +99,16 @@ class Schedule:
 
     def next_due(self) -> datetime:
         """The first slot not yet run: after the last one run, or after the schedule was made."""
-        return croniter(self.cron, self.last_due or self.created).get_next(datetime)
+        return croniter(self.cron, in_local_zone(self.last_due or self.created)).get_next(datetime)
 
     def next_runs(self, n: int = 5, now: datetime | None = None) -> list[datetime]:
-        it = croniter(self.cron, now or local_now())
+        it = croniter(self.cron, in_local_zone(now) if now else local_now())
         return [it.get_next(datetime) for _ in range(n)]
 
     def describe(self, now: datetime | None = None) -> str:
         args = f" {self.args}" if self.args else ""
         nxt = "\n".join(f"    {t:%Y-%m-%d %H:%M %Z}" for t in self.next_runs(5, now))
-        last = f"last run slot {self.last_due:%Y-%m-%d %H:%M}" if self.last_due else "not run yet"
+        last = f"last run slot {in_local_zone(self.last_due):%Y-%m-%d %H:%M}" if self.last_due else "not run yet"
         return f"[{self.id}] {self.job}{args}  '{self.cron}'  {self.sentence}  ({last})\n  next runs:\n{nxt}"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,12 @@ from orchestration.scheduler import Scheduler, run_scheduled
 
 PROJECT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("America/Chicago")
+
+
+@pytest.fixture(autouse=True)
+def scheduler_in_chicago(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scheduler's zone is TZ's (as in docker-compose); these tests' times are Chicago's."""
+    monkeypatch.setenv("TZ", "America/Chicago")
 
 
 class FakeClock:
@@ -134,3 +140,40 @@ def test_scheduled_job_is_recorded_with_trigger_schedule(crashes_home: Path) -> 
     assert (run.trigger, run.job, run.schedule_id) == ("schedule", "train", s.id)
     assert [st.name for st in runs.stages_for(run.id)] == ["train", "score", "publish"]
     assert run.status in ("succeeded", "failed")
+
+
+def _wall_clock(instant: datetime) -> datetime:
+    """What `datetime.now().astimezone()` gives in Chicago: the instant with a fixed UTC offset."""
+    return instant.astimezone(timezone(instant.astimezone(TZ).utcoffset() or timedelta(0)))
+
+
+@pytest.mark.parametrize("change", [date(2024, 11, 3), date(2025, 3, 9)], ids=["autumn", "spring"])
+def test_daily_schedule_runs_once_at_six_local_across_a_dst_change(crashes_home: Path, change: date) -> None:
+    start = datetime.combine(change - timedelta(days=2), time(12, 0), tzinfo=TZ).astimezone(UTC)
+    clock = FakeClock(_wall_clock(start))
+    daily = schedules.add_schedule("0 6 * * *", now=clock.now)
+    ran: list[datetime] = []
+    sched = Scheduler(clock=clock, runner=lambda s: ran.append(clock.now) or True, log=lambda _: None)
+    fired = []
+    instant = start
+    while instant <= start + timedelta(days=4):  # real time runs evenly in UTC; tick every 5 minutes
+        clock.now = _wall_clock(instant)
+        fired += sched.tick()
+        instant += timedelta(minutes=5)
+    days = [change + timedelta(days=d) for d in (-1, 0, 1, 2)]
+    assert [f.slot.astimezone(TZ).replace(tzinfo=None) for f in fired] == [
+        datetime.combine(d, time(6, 0)) for d in days
+    ], "one run a day, for the 06:00 local slot"
+    assert [f.schedule_id for f in fired] == [daily.id] * 4
+    assert [(t.astimezone(TZ).date(), t.astimezone(TZ).hour) for t in ran] == [(d, 6) for d in days]
+
+
+def test_scheduler_zone_is_named_from_tz_with_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    for value in ("America/Chicago", ":America/Chicago", "/usr/share/zoneinfo/America/Chicago"):
+        monkeypatch.setenv("TZ", value)
+        assert schedules.local_zone() == TZ
+        assert schedules.local_now().tzinfo == TZ
+    monkeypatch.setenv("TZ", "Not/AZone")
+    assert schedules.local_zone() is not None  # the system's zone, else UTC: never an error
+    monkeypatch.setattr(schedules, "_system_zone_key", lambda: "")
+    assert schedules.local_zone() == UTC
