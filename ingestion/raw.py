@@ -22,7 +22,7 @@ from dlt.sources import DltResource
 from crashes import warehouse
 from crashes.config import Settings
 from ingestion.bronze import Bronze, BronzeFile
-from ingestion.socrata.records import rejected_rows, split_by_key
+from ingestion.socrata.records import rejected_rows, split_by_key, usable_key
 from ingestion.socrata.settings import CURSOR_COLUMN, DATASETS, DatasetSpec
 
 PIPELINE_NAME = "crashes_raw"
@@ -92,26 +92,28 @@ def newest_versions(bronze: Bronze, files: Sequence[BronzeFile], spec: DatasetSp
     latest `:updated_at`, then the later delivery). Only the key and cursor columns are read, and
     DuckDB ranks them set-wise, so dlt can be told the staged data is already deduplicated."""
     parts = []
+    sizes = []
     for index, file in enumerate(files):
         cols = bronze.read_columns(file, [spec.key, CURSOR_COLUMN])
         n = cols.num_rows
-        parts.append(
-            pa.table(
-                {
-                    "k": pc.cast(cols.column(0), pa.string()),
-                    "u": pc.cast(cols.column(1), pa.string()),
-                    "f": pa.array(np.full(n, index, np.int32)),
-                    "r": pa.array(np.arange(n, dtype=np.int64)),
-                }
-            )
+        sizes.append(n)
+        part = pa.table(
+            {
+                "k": pc.cast(cols.column(0), pa.string()),
+                "u": pc.cast(cols.column(1), pa.string()),
+                "f": pa.array(np.full(n, index, np.int32)),
+                "r": pa.array(np.arange(n, dtype=np.int64)),
+            }
         )
-    masks = [np.zeros(p.num_rows, dtype=bool) for p in parts]
+        # Keyless rows are rejects (split_by_key, same rule): never ranked, never merged.
+        parts.append(part.filter(usable_key(part.column("k"))))
+    masks = [np.zeros(n, dtype=bool) for n in sizes]
     if not parts:
         return masks
     keys = pa.concat_tables(parts)  # noqa: F841 - read by DuckDB by name
     with duckdb.connect() as con:
         keep = con.sql(
-            """select f, r from keys where k is not null and trim(k) <> ''
+            """select f, r from keys
                qualify row_number() over (partition by k order by u desc nulls last, f desc, r desc) = 1"""
         ).to_arrow_table()
     files_idx = keep.column("f").to_numpy()

@@ -164,3 +164,14 @@ def test_run_that_fails_between_bronze_and_raw_is_finished_by_the_next(crashes_h
         "a2",
         "a3",
     ]
+
+
+def test_whitespace_only_key_is_rejected_once_not_also_merged(crashes_home: Path, tmp_path: Path) -> None:
+    """One rule decides what a usable key is: a tab or newline key is no key, for the rejects and raw alike."""
+    records = [GOOD, {**GOOD, "crash_record_id": "\t"}, {**GOOD, "crash_record_id": "\n "}]
+    result = ingest(source="replay", path=_ndjson(tmp_path / "crashes.jsonl", records))
+
+    assert result.rejected == {"crashes": 2}
+    assert result.superseded.get("crashes", 0) == 0
+    assert raw_query(crashes_home, "select crash_record_id from raw.crashes") == [("a1",)]
+    assert raw_count(crashes_home, "rejected_rows") == 2
