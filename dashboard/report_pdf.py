@@ -79,8 +79,10 @@ class _Report(FPDF):
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
         return "-"
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m-%d %H:%M}"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     if isinstance(value, int):
@@ -212,8 +214,8 @@ def build_report(f: CrashFilter) -> bytes:
                 r.garbled_row_count,
                 r.orphan_row_count,
                 r.invalid_location_count,
-                r.latest_crash_ts,
-                f"{pd.Timestamp(r.last_loaded_at):%Y-%m-%d %H:%M}",
+                _fmt(r.latest_crash_ts),
+                _fmt(r.last_loaded_at),
             ]
             for r in fresh.itertuples()
         ],

@@ -44,3 +44,28 @@ def test_pdf_for_an_empty_area_says_so(demo: Demo) -> None:
     first = demo.one("select min(crash_date) from marts.agg_crashes_daily")
     pdf = build_report(CrashFilter(first, first, beats=("no such beat",)))
     assert page_count(pdf) >= 2 and "No crashes in this period and area." in text(pdf)
+
+
+def test_pdf_builds_when_a_dataset_has_no_load_time(demo: Demo, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """A dataset never loaded (or loaded by a load the history lacks) has null times in dq_datasets."""
+    import shutil
+
+    import duckdb
+
+    from dashboard.filters import CrashFilter
+    from dashboard.report_pdf import build_report
+    from dashboard.snapshot import clear
+
+    home = tmp_path / "home"
+    shutil.copytree(demo.home, home, ignore=shutil.ignore_patterns("*.lock", "bronze", "pipelines"))
+    con = duckdb.connect(str(home / "gold.duckdb"))
+    con.execute("update marts.dq_datasets set last_loaded_at = null, latest_crash_ts = null where dataset = 'people'")
+    con.close()
+    monkeypatch.setenv("CRASHES_HOME", str(home))
+    clear()
+    last = demo.one("select max(crash_date) from marts.agg_crashes_daily")
+    shown = text(build_report(CrashFilter(last - timedelta(days=30), last)))
+    cells = shown[shown.index("Data quality") :].splitlines()
+    people, crashes = cells.index("people"), cells.index("crashes")
+    assert cells[people + 5 : people + 7] == ["-", "-"], cells[people : people + 7]
+    assert all(c[:2] == "20" and len(c) == 16 for c in cells[crashes + 5 : crashes + 7]), cells[crashes : crashes + 7]
