@@ -29,12 +29,17 @@ schedule_app = typer.Typer(help="Cron schedules for pipeline jobs (stored in ops
 app.add_typer(schedule_app, name="schedule")
 
 
-def _writer_lock() -> AbstractContextManager[None]:
+def _writer_lock(wait: bool) -> AbstractContextManager[None]:
     """Single-stage commands write the warehouse too: they take the same lock as `crashes run`
-    (and the scheduler), so they refuse with one line instead of racing a running pipeline."""
+    (and the scheduler), so they refuse with one line instead of racing a running pipeline, or,
+    with --wait, queue behind it as the refusal suggests."""
     from orchestration.lock import pipeline_lock
 
-    return pipeline_lock(wait=False)
+    return pipeline_lock(wait=wait, on_wait=lambda line: typer.echo(line, err=True))
+
+
+# The option the lock's refusal names; every command that takes the lock has it.
+WaitOption = Annotated[bool, typer.Option(help="Wait for a running pipeline instead of refusing.")]
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -61,6 +66,7 @@ def ingest(
     dataset: Annotated[
         str | None, typer.Option(help="With --source replay: the dataset, if not clear from file names.")
     ] = None,
+    wait: WaitOption = False,
 ) -> None:
     """Load Socrata data into bronze (parquet) and raw (DuckDB): incremental by default,
     a backfill window with --since/--until, or export files with --source replay."""
@@ -77,7 +83,7 @@ def ingest(
         raise CrashesError("--path and --dataset go with --source replay")
     from ingestion.pipeline import ingest as run_ingest
 
-    with _writer_lock():
+    with _writer_lock(wait):
         result = run_ingest(
             datasets=datasets,
             since=start,
@@ -129,11 +135,12 @@ def generate(
 def build(
     select: Annotated[str | None, typer.Option(help="dbt node selection, e.g. 'marts' or '+fct_crashes'.")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models.")] = False,
+    wait: WaitOption = False,
 ) -> None:
     """Quality gate, dbt build, then publish gold.duckdb for readers."""
     from transform import build as run_build
 
-    with _writer_lock():
+    with _writer_lock(wait):
         result = run_build(select=select, full_refresh=full_refresh)
     typer.echo(result.summary())
     if not result.ok:
@@ -156,21 +163,22 @@ def docs(
 @app.command()
 def train(
     test_year: Annotated[int | None, typer.Option(help="Year to report on (default: last full year).")] = None,
+    wait: WaitOption = False,
 ) -> None:
     """Train the hit-and-run model out-of-time and register it as current."""
     from ml.train import train as run_train
 
-    with _writer_lock():
+    with _writer_lock(wait):
         result = run_train(test_year=test_year)
     typer.echo(result.summary())
 
 
 @app.command()
-def score() -> None:
+def score(wait: WaitOption = False) -> None:
     """Score every crash in gold with the current model; scores land in ml_hit_and_run_scores."""
     from ml.score import score_all
 
-    with _writer_lock():
+    with _writer_lock(wait):
         result = score_all()
     typer.echo(result.summary())
 
@@ -200,7 +208,7 @@ def run(
     base_url: Annotated[str | None, typer.Option(help="Socrata server.")] = None,
     train_model: Annotated[bool, typer.Option("--train", help="Retrain the model before scoring.")] = False,
     log_format: Annotated[str, typer.Option(help="auto, plain or json.")] = "auto",
-    wait: Annotated[bool, typer.Option(help="Wait for a running pipeline instead of refusing.")] = False,
+    wait: WaitOption = False,
 ) -> None:
     """Run the pipeline DAG: ingest → quality → dbt build → publish → (train) → score."""
     from orchestration.flow import run_pipeline

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -11,9 +12,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import typer
+from filelock import FileLock
 
 from crashes.errors import CrashesError
-from orchestration import runs
+from orchestration import lock, runs
+from orchestration.cli import app
 from orchestration.dag import Stage, StageOutcome
 from orchestration.flow import run_stages
 from orchestration.status import status_report
@@ -91,3 +95,52 @@ def test_waiting_run_starts_after_the_first_ends(holder, crashes_home: Path) -> 
     assert first.status == second.status == "succeeded"
     assert first.ended is not None
     assert datetime.fromisoformat(second.started) >= datetime.fromisoformat(first.ended)
+
+
+WRITERS = ("run", "ingest", "build", "train", "score")
+
+
+def test_the_option_the_refusal_names_exists_on_every_writer_command(
+    crashes_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lock, "GRACE_SECONDS", 0.05)
+    held = FileLock(lock.lock_path(), thread_local=False)
+    crashes_home.mkdir(parents=True, exist_ok=True)
+    holder = threading.Thread(target=held.acquire)  # another thread: flock conflicts across descriptors
+    holder.start()
+    holder.join()
+    try:
+        with pytest.raises(CrashesError) as refused, lock.pipeline_lock(wait=False):
+            pass
+    finally:
+        held.release()
+    hinted = re.findall(r"pass (--[a-z-]+)", str(refused.value))
+    assert hinted == ["--wait"], refused.value
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    for name in WRITERS:
+        command = commands[name]
+        options = {opt for p in command.params for opt in p.opts}
+        assert hinted[0] in options, f"`crashes {name}` has no {hinted[0]}, which the lock's refusal suggests"
+        ctx = command.make_context(name, [hinted[0]])
+        assert ctx.params["wait"] is True
+
+
+def test_a_single_stage_command_with_wait_queues_behind_a_run(holder, crashes_home: Path) -> None:  # type: ignore[no-untyped-def]
+    release, proc = holder
+    crashes = str(PROJECT / ".venv/bin/crashes")
+    refused = subprocess.run([crashes, "score"], cwd=PROJECT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--wait" in refused.stderr
+    waiter = subprocess.Popen(
+        [crashes, "score", "--wait"], cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    first_line: list[str] = []
+    reader = threading.Thread(target=lambda: first_line.append(waiter.stderr.readline()))  # type: ignore[union-attr]
+    try:
+        reader.start()
+        reader.join(timeout=120)  # the waiter says it queues while the run still holds the lock
+        assert waiter.poll() is None, "queued, not refused"
+    finally:
+        release.touch()
+    _out, rest = waiter.communicate(timeout=120)
+    assert first_line and "run 1 (backfill, cli)" in first_line[0] and "waiting for it to finish" in first_line[0]
+    assert "No such option" not in rest and "--wait to queue" not in rest
