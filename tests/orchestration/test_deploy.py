@@ -149,3 +149,15 @@ def test_compose_commands_are_valid_crashes_invocations(tmp_path: Path, service:
         [str(PROJECT / ".venv/bin/crashes"), *command, "--help"], capture_output=True, text=True, timeout=60
     )
     assert parsed.returncode == 0, parsed.stderr
+
+
+def test_image_listens_on_loopback_unless_compose_says_otherwise() -> None:
+    lines = (PROJECT / "deploy/Dockerfile").read_text().splitlines()
+    (cmd,) = [json.loads(ln.removeprefix("CMD ")) for ln in lines if ln.startswith("CMD ")]
+    assert cmd[:1] == ["scheduler"] and cmd[cmd.index("--host") + 1] == "127.0.0.1", cmd
+    assert not any("0.0.0.0" in ln for ln in lines if ln.startswith(("CMD", "ENTRYPOINT", "ENV")))
+    # Compose's Python services each name their interface, so none relies on the image's default.
+    compose = yaml.safe_load(COMPOSE.read_text())
+    for name in ("pipeline", "dashboard", "docs"):
+        command = compose["services"][name]["command"]
+        assert command[command.index("--host") + 1] == "0.0.0.0", name
