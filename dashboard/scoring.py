@@ -3,36 +3,23 @@
 An uploaded CSV is checked column by column (set-based, pandas) against what the feature mart
 holds — hours 0–23, days 1–7, months 1–12, coordinates inside Chicago, Y/N flags — and every
 row that fails is reported with its line, column, value and reason; the rest are scored. A file
-that cannot be read at all is one clear message. The model itself is the ml package's.
+that cannot be read at all is one clear message. The model, and what a valid value of each of its
+inputs is (`ml.inputs`, the same rules `crashes predict` and the form's crash go through), are
+the ml package's.
 """
 
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from crashes.errors import CrashesError
-from ml.features import CATEGORICAL, FLAGS, NUMERIC, PLACE
+from ml.inputs import KNOWN, convert_frame
 
-# The model's inputs are ml's one feature list; what a valid value of each is comes from the
-# feature mart's contract (docs/contracts.md).
-INTEGER_RANGES: dict[str, tuple[int, int]] = {
-    "crash_hour": (0, 23),
-    "crash_day_of_week": (1, 7),
-    "crash_month": (1, 12),
-    "posted_speed_limit": (0, 99),
-    "num_units": (1, 99),
-}
-FLOAT_RANGES: dict[str, tuple[float, float]] = {"latitude": (41.64, 42.03), "longitude": (-87.95, -87.52)}
-BOOLEANS = FLAGS
-CATEGORIES = (*CATEGORICAL, *PLACE)
-KNOWN = (*NUMERIC, *FLAGS, *CATEGORICAL, *PLACE)
 ID_COLUMN = "crash_record_id"
-TRUE, FALSE = {"y", "yes", "true", "1", "t"}, {"n", "no", "false", "0", "f"}
 MAX_ROWS = 100_000
 
 
@@ -66,55 +53,26 @@ def read_csv(data: bytes) -> pd.DataFrame:
     return frame
 
 
-def _problems(mask: pd.Series, raw: pd.Series, column: str, reason: str) -> pd.DataFrame:
-    bad = mask[mask].index
-    return pd.DataFrame({"line": bad + 2, "column": column, "value": raw.loc[bad].values, "problem": reason})
-
-
 def check(frame: pd.DataFrame, inputs: tuple[str, ...] | list[str] | None = None) -> Checked:
-    """Type every known column the model reads (`inputs`, from its metadata; default all known);
-    rows with a value that is present but invalid are set aside, other columns are ignored."""
+    """Type every known column the model reads (`inputs`, from its metadata; default all known)
+    with ml's converters; rows with a value that is present but invalid are set aside, other
+    columns are ignored."""
     accepted = set(KNOWN) & set(inputs) if inputs else set(KNOWN)
     present = [c for c in KNOWN if c in frame.columns and c in accepted]
     if not present:
         raise CrashesError(
             "no feature columns found: the header needs some of " + ", ".join(KNOWN[:8]) + ", … (see the form)"
         )
-    typed = pd.DataFrame(index=frame.index)
-    found: list[pd.DataFrame] = []
-    for column in present:
-        raw = frame[column].str.strip()
-        given = raw != ""
-        if column in INTEGER_RANGES:
-            low, high = INTEGER_RANGES[column]
-            number = pd.to_numeric(raw.where(given), errors="coerce")
-            whole = number.notna() & (number % 1 == 0)
-            found.append(_problems(given & ~whole, raw, column, "not a whole number"))
-            found.append(_problems(whole & ~number.between(low, high), raw, column, f"outside {low}–{high}"))
-            typed[column] = number.where(whole & number.between(low, high))  # float, NaN = missing, as ml reads it
-        elif column in NUMERIC:  # any number, inside its range when the contract gives one
-            low, high = FLOAT_RANGES.get(column, (-math.inf, math.inf))
-            number = pd.to_numeric(raw.where(given), errors="coerce")
-            found.append(_problems(given & number.isna(), raw, column, "not a number"))
-            found.append(
-                _problems(number.notna() & ~number.between(low, high), raw, column, f"outside Chicago ({low}…{high})")
-            )
-            typed[column] = number.where(number.between(low, high))
-        elif column in BOOLEANS:
-            lower = raw.str.lower()
-            found.append(_problems(given & ~lower.isin(TRUE | FALSE), raw, column, "not Y/N (or true/false)"))
-            typed[column] = lower.isin(TRUE)
-        else:
-            typed[column] = raw.str.upper().where(given)
-    problems = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
-    problems = problems.sort_values(["line", "column"]).reset_index(drop=True) if len(problems) else problems
-    bad_index = set(problems["line"] - 2) if len(problems) else set()
-    keep = ~typed.index.isin(list(bad_index))
+    typed, found = convert_frame(frame[present])
+    problems = pd.DataFrame(
+        {"line": found["index"] + 2, "column": found["column"], "value": found["value"], "problem": found["reason"]}
+    )
+    problems = problems.sort_values(["line", "column"], kind="stable").reset_index(drop=True)
+    keep = ~typed.index.isin(found["index"].unique())
     if ID_COLUMN in frame.columns:
         typed.insert(0, ID_COLUMN, frame[ID_COLUMN])
     ignored = [c for c in frame.columns if c not in accepted and c != ID_COLUMN]
-    empty = pd.DataFrame(columns=["line", "column", "value", "problem"])
-    return Checked(typed[keep], problems if len(problems) else empty, ignored, len(frame))
+    return Checked(typed[keep], problems, ignored, len(frame))
 
 
 def record(values: dict[str, Any]) -> dict[str, Any]:

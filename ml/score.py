@@ -27,19 +27,10 @@ from crashes.gold import connect
 from ml import registry
 from ml.data import mart_columns, read_mart_arrow
 from ml.features import CATEGORICAL, EXCLUDED_FROM_MART, FLAGS, KEY, NUMERIC, PLACE
+from ml.inputs import KNOWN, TEXT, convert_frame
 
 SCORES_SCHEMA = "ml"
 SCORES_TABLE = "hit_and_run_scores"
-RANGES: dict[str, tuple[float, float]] = {
-    "crash_hour": (0, 23),
-    "crash_day_of_week": (1, 7),
-    "crash_month": (1, 12),
-    "latitude": (-90, 90),
-    "longitude": (-180, 180),
-    "posted_speed_limit": (0, 99),
-    "num_units": (0, 99),
-}
-TRUE, FALSE = {"y", "yes", "true", "1", "t"}, {"n", "no", "false", "0", "f", ""}
 
 
 @dataclass(frozen=True)
@@ -151,41 +142,20 @@ def score_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- one crash
-def _number(name: str, value: Any) -> float | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise CrashesError(f"{name} must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise CrashesError(f"{name} must be a number, got {value!r}") from None
-    low, high = RANGES.get(name, (-math.inf, math.inf))
-    if not math.isfinite(number) or not low <= number <= high:
-        raise CrashesError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
-    return number
-
-
-def _flag(name: str, value: Any) -> bool:
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in TRUE | FALSE:
-        return text in TRUE
-    raise CrashesError(f"{name} must be true/false (or Y/N), got {value!r}")
-
-
-def _text(name: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dict | list | bool):
-        raise CrashesError(f"{name} must be text, got {value!r}")
-    return str(value).strip().upper() or None
+def _json_scalar(name: str, value: Any) -> Any:
+    """A record's value must be a plain JSON value of the right kind; what a valid one is, is
+    ml.inputs' (the same rules as a frame or an uploaded CSV)."""
+    if isinstance(value, dict | list) or (isinstance(value, bool) and name not in FLAGS):
+        kind = "a number" if name in NUMERIC else "text" if name in TEXT else "true/false (or Y/N)"
+        raise CrashesError(f"{name} must be {kind}, got {value!r}")
+    if isinstance(value, float) and math.isnan(value):
+        return math.inf  # NaN given is no value anyone means: refused like ±inf, not read as missing
+    return value
 
 
 def record_frame(record: dict[str, Any]) -> pd.DataFrame:
     """One crash as a one-row mart frame, each value checked; unknown fields are refused."""
-    known = {*NUMERIC, *FLAGS, *CATEGORICAL, *PLACE}
+    known = set(KNOWN)
     left_out = sorted(set(record) & set(EXCLUDED_FROM_MART))
     if left_out:
         name = left_out[0]
@@ -196,12 +166,14 @@ def record_frame(record: dict[str, Any]) -> pd.DataFrame:
             f"unknown field(s) {', '.join(unknown)}: the model reads only scene facts from the feature mart "
             f"({', '.join(sorted(known))})"
         )
-    row: dict[str, Any] = {c: _number(c, record.get(c)) for c in NUMERIC}
-    row |= {c: _flag(c, record.get(c)) for c in FLAGS}
-    row |= {c: _text(c, record.get(c)) for c in (*CATEGORICAL, *PLACE)}
-    if row["latitude"] is None or row["longitude"] is None:
+    given = pd.DataFrame({c: pd.Series([_json_scalar(c, record.get(c))], dtype=object) for c in KNOWN})
+    row, problems = convert_frame(given)
+    if len(problems):
+        first = problems.iloc[0]
+        raise CrashesError(f"{first['column']} {first['must']}, got {record.get(first['column'])!r}")
+    if pd.isna(row.loc[0, "latitude"]) or pd.isna(row.loc[0, "longitude"]):
         row["is_location_imputed"] = True
-    return pd.DataFrame([row])
+    return row
 
 
 def predict_one(record: dict[str, Any]) -> Prediction:

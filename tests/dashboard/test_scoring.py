@@ -56,3 +56,34 @@ def test_bad_rows_are_reported_and_left_out() -> None:
 def test_unreadable_files_are_one_message(data: bytes, message: str) -> None:
     with pytest.raises(CrashesError, match=message):
         check(read_csv(data))
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("num_units", "0"),
+        ("num_units", "1"),
+        ("latitude", "40.0"),
+        ("longitude", "-80.0"),
+        ("latitude", "41.9"),
+        ("crash_hour", "2.5"),
+        ("crash_hour", "23"),
+        ("posted_speed_limit", "0"),
+        ("is_work_zone", "maybe"),
+        ("is_work_zone", "false"),
+        ("first_crash_type", "rear end"),
+    ],
+)
+def test_a_csv_value_is_accepted_exactly_when_a_single_crash_is(column: str, value: str) -> None:
+    """The form and `crashes predict` (ml.score.record_frame) and an uploaded CSV share one set of
+    value rules: a crash accepted one way is accepted the other, and typed the same."""
+    from ml.score import record_frame
+
+    checked = check(read_csv(f"{column}\n{value}\n".encode()))
+    try:
+        single = record_frame({column: value})
+    except CrashesError:
+        single = None
+    assert (single is None) == (checked.bad_rows == 1)
+    if single is not None:
+        assert single.loc[0, column] == checked.rows.iloc[0][column]
