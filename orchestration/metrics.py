@@ -30,10 +30,11 @@ from orchestration.model_info import current_model
 # Seconds: a stage takes from under a second (quality on a small load) to an hour (a backfill).
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 # Which layer a stage's rows land in: ingest takes rows into bronze and merges them into raw.
+# Not gold: a build records each mart's size, not rows it loaded, so summing those over builds
+# counts nothing real; mart sizes are the gauge crashes_table_rows{layer="gold"}.
 STAGE_LAYERS = {
     ("ingest", "rows_in"): "bronze",
     ("ingest", "rows_out"): "raw",
-    ("build", "rows_out"): "gold",
     ("score", "rows_out"): "scores",
 }
 
@@ -81,10 +82,16 @@ class RunHistoryCollector(Collector):
         yield from self._events(con)
 
     def _runs(self, con: sqlite3.Connection) -> Iterable[Metric]:
+        # Finished runs only: a running run would be a series that later drops to nothing, which a
+        # counter must not do (increase() would read its end as a reset).
         total = CounterMetricFamily(
-            "crashes_runs", "Pipeline runs by job, trigger and status", labels=["job_kind", "trigger", "status"]
+            "crashes_runs",
+            "Finished pipeline runs by job, trigger and status",
+            labels=["job_kind", "trigger", "status"],
         )
-        for job, trigger, status, n in con.execute("SELECT job, trigger, status, count(*) FROM runs GROUP BY 1, 2, 3"):
+        for job, trigger, status, n in con.execute(
+            "SELECT job, trigger, status, count(*) FROM runs WHERE status != 'running' GROUP BY 1, 2, 3"
+        ):
             total.add_metric([job, trigger, status], n)
         yield total
 

@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from orchestration import runs
 from orchestration.dag import Stage, StageFailed, StageOutcome
 from orchestration.flow import run_stages
-from orchestration.metrics import start_server
+from orchestration.metrics import registry, start_server
 from tests.orchestration.monitoring import PROJECT, alert_queries, dashboard_queries, free_port, metric_names
 
 NEWEST = {"crash_date": "2024-03-31T23:10:00.000", "socrata_updated_at": "2024-04-01T06:00:00.000Z"}
@@ -137,7 +138,9 @@ def test_prometheus_scrapes_the_run_history(prometheus: tuple[str, str]) -> None
     rows = _query(base, "crashes_rows_loaded_total")
     assert _value(rows, layer="raw", dataset="people") == 2 * 1900
     assert _value(rows, layer="bronze", dataset="people") == 2 * 1901
-    assert _value(rows, layer="gold", dataset="fct_crashes") == 900  # only the good build counts
+    # Gold is not a load counter (a build records mart sizes); its size is the gauge, latest build.
+    assert not [r for r in rows if r["metric"].get("layer") == "gold"]
+    assert _value(_query(base, "crashes_table_rows"), layer="gold", table="fct_crashes") == 900
     assert _value(_query(base, "crashes_scores_written_total"), job="crashes-pipeline") == 900
     assert _value(_query(base, "crashes_dbt_tests_failed")) == 2
     assert _value(_query(base, "crashes_gx_expectation_failures_total")) == 2
@@ -170,3 +173,25 @@ def test_every_queried_metric_is_exported(prometheus: tuple[str, str]) -> None:
     assert wanted <= in_prometheus, f"queried but not in Prometheus: {sorted(wanted - in_prometheus)}"
     for expr in queries:  # every panel and rule is valid PromQL that returns data here
         assert _query(base, expr), f"no data for {expr}"
+
+
+def _scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(generate_latest(registry()).decode())
+        for s in f.samples
+    }
+
+
+def test_counters_count_finished_runs_and_loaded_rows_only(crashes_home: Path) -> None:
+    _record_history(crashes_home)
+    running = runs.start_run("backfill", {}, "cli", ["ingest"])
+    samples = _scrape()
+    statuses = {dict(labels)["status"] for name, labels in samples if name == "crashes_runs_total"}
+    assert statuses == {"succeeded", "failed"}, "a run in progress is not counted until it ends"
+    layers = {dict(labels)["layer"] for name, labels in samples if name == "crashes_rows_loaded_total"}
+    assert layers == {"bronze", "raw", "scores"}
+    assert samples[("crashes_table_rows", (("layer", "gold"), ("table", "fct_crashes")))] == 900
+    runs.finish_run(running, "succeeded")
+    key = ("crashes_runs_total", (("job_kind", "backfill"), ("status", "succeeded"), ("trigger", "cli")))
+    assert _scrape()[key] == 1
