@@ -111,7 +111,7 @@ def sync_raw(settings: Settings) -> tuple[list[str], SyncCounts]:
     if pending:
         pipeline = raw_pipeline(settings)
         try:
-            pipeline.run(bronze_to_raw(bronze, pending, counts), loader_file_format="parquet")
+            pipeline.run(bronze_to_raw(bronze, pending, counts, settings.warehouse_path), loader_file_format="parquet")
         except PipelineStepFailed as exc:
             raise _step_error(exc) from exc
     return pending, counts

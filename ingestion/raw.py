@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dlt
 import duckdb
@@ -47,7 +48,7 @@ class SyncCounts:
 
     delivered: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
-    superseded: dict[str, int] = field(default_factory=dict)  # older versions of a key in the same sync
+    superseded: dict[str, int] = field(default_factory=dict)  # older versions (this sync, or older than raw's)
 
     def add(self, counts: dict[str, int], dataset: str, n: int) -> None:
         counts[dataset] = counts.get(dataset, 0) + n
@@ -87,10 +88,37 @@ _REJECT_HINTS = dlt.mark.make_hints(
 )
 
 
-def newest_versions(bronze: Bronze, files: Sequence[BronzeFile], spec: DatasetSpec) -> list[np.ndarray]:
+def _attach_raw_versions(con: duckdb.DuckDBPyConnection, warehouse_path: Path | None, spec: DatasetSpec) -> str | None:
+    """Attach the warehouse read-only to `con` and return SQL for raw's (key, `socrata_updated_at`)
+    of this dataset, or None when there is no warehouse or raw has no such table yet."""
+    if warehouse_path is None or not warehouse_path.exists():
+        return None
+    con.execute(f"attach '{str(warehouse_path).replace(chr(39), chr(39) * 2)}' as wh (read_only)")
+    present = {
+        r[0]
+        for r in con.execute(
+            "select column_name from duckdb_columns() where database_name = 'wh' and schema_name = ? "
+            "and table_name = ?",
+            [DATASET_NAME, spec.table],
+        ).fetchall()
+    }
+    if not {spec.key, CURSOR_COLUMN} <= present:
+        return None
+    return f'select "{spec.key}" as k, "{CURSOR_COLUMN}" as u from wh."{DATASET_NAME}"."{spec.table}"'  # noqa: S608
+
+
+def newest_versions(
+    bronze: Bronze, files: Sequence[BronzeFile], spec: DatasetSpec, warehouse_path: Path | None = None
+) -> list[np.ndarray]:
     """Per file, a mask of the rows to merge: for each key, its newest version in this sync (the
-    latest `:updated_at`, then the later delivery). Only the key and cursor columns are read, and
-    DuckDB ranks them set-wise, so dlt can be told the staged data is already deduplicated."""
+    latest `:updated_at`, then the later delivery), unless raw already holds a strictly newer one.
+    Only the key and cursor columns are read, and DuckDB ranks them set-wise, so dlt can be told
+    the staged data is already deduplicated.
+
+    A missing `:updated_at` (replayed export files) ranks below any timestamp, as within a sync:
+    raw's row is kept when its `socrata_updated_at` is later than the incoming one, or when it has
+    one and the incoming row has none; otherwise (equal, or raw's is null) the later delivery wins.
+    The warehouse is read (read-only) here, during extract, before dlt opens it to load."""
     parts = []
     sizes = []
     for index, file in enumerate(files):
@@ -111,11 +139,17 @@ def newest_versions(bronze: Bronze, files: Sequence[BronzeFile], spec: DatasetSp
     if not parts:
         return masks
     keys = pa.concat_tables(parts)  # noqa: F841 - read by DuckDB by name
+    newest = """select k, u, f, r from keys
+                qualify row_number() over (partition by k order by u desc nulls last, f desc, r desc) = 1"""
     with duckdb.connect() as con:
-        keep = con.sql(
-            """select f, r from keys
-               qualify row_number() over (partition by k order by u desc nulls last, f desc, r desc) = 1"""
-        ).to_arrow_table()
+        existing = _attach_raw_versions(con, warehouse_path, spec)
+        if existing is None:
+            keep = con.sql(f"select f, r from ({newest})").to_arrow_table()  # noqa: S608
+        else:
+            keep = con.sql(
+                f"""select n.f, n.r from ({newest}) n left join ({existing}) e on e.k = n.k
+                    where e.u is null or e.u <= coalesce(n.u, '')"""  # noqa: S608
+            ).to_arrow_table()
     files_idx = keep.column("f").to_numpy()
     rows_idx = keep.column("r").to_numpy()
     for index, mask in enumerate(masks):
@@ -123,10 +157,12 @@ def newest_versions(bronze: Bronze, files: Sequence[BronzeFile], spec: DatasetSp
     return masks
 
 
-def _dataset_resource(spec: DatasetSpec, bronze: Bronze, load_ids: Sequence[str], counts: SyncCounts) -> DltResource:
+def _dataset_resource(
+    spec: DatasetSpec, bronze: Bronze, load_ids: Sequence[str], counts: SyncCounts, warehouse_path: Path
+) -> DltResource:
     def rows() -> Iterator[pa.Table]:
         files = [f for load_id in load_ids for f in bronze.files(spec.table, load_id)]
-        masks = newest_versions(bronze, files, spec)
+        masks = newest_versions(bronze, files, spec, warehouse_path)
         for file, mask in zip(files, masks, strict=True):
             offset = 0
             for table in bronze.read(file):
@@ -180,6 +216,8 @@ def _sync_record(load_ids: Sequence[str]) -> DltResource:
 
 
 @dlt.source(name="raw", max_table_nesting=0)
-def bronze_to_raw(bronze: Bronze, load_ids: Sequence[str], counts: SyncCounts) -> list[DltResource]:
-    resources = [_dataset_resource(spec, bronze, load_ids, counts) for spec in DATASETS.values()]
+def bronze_to_raw(
+    bronze: Bronze, load_ids: Sequence[str], counts: SyncCounts, warehouse_path: Path
+) -> list[DltResource]:
+    resources = [_dataset_resource(spec, bronze, load_ids, counts, warehouse_path) for spec in DATASETS.values()]
     return [*resources, _sync_record(load_ids)]

@@ -175,3 +175,51 @@ def test_whitespace_only_key_is_rejected_once_not_also_merged(crashes_home: Path
     assert result.superseded.get("crashes", 0) == 0
     assert raw_query(crashes_home, "select crash_record_id from raw.crashes") == [("a1",)]
     assert raw_count(crashes_home, "rejected_rows") == 2
+
+
+def test_older_replay_never_overwrites_a_newer_raw_row(crashes_home: Path, tmp_path: Path) -> None:
+    """Raw keeps the latest `socrata_updated_at` per key across syncs, not only within one: an
+    older version (or a replay without `:updated_at`) delivered later is kept in bronze only."""
+    stamped = {**GOOD, "socrata_updated_at": "2024-05-02T00:00:00.000Z", "weather_condition": "SNOW"}
+    ingest(
+        source="replay",
+        path=_ndjson(
+            tmp_path / "crashes_api.jsonl",
+            [
+                stamped,
+                {**stamped, "crash_record_id": "b1"},
+                {**stamped, "crash_record_id": "c1"},
+                {**GOOD, "crash_record_id": "d1"},
+            ],
+        ),
+    )
+    later = [
+        {**GOOD, "weather_condition": "CLEAR"},  # a1: an export replay, no :updated_at
+        {
+            **stamped,
+            "crash_record_id": "b1",
+            "socrata_updated_at": "2024-05-01T00:00:00.000Z",
+            "weather_condition": "FOG",
+        },
+        {**stamped, "crash_record_id": "c1", "weather_condition": "RAIN"},  # same version: the later delivery wins
+        {**GOOD, "crash_record_id": "d1", "weather_condition": "HAIL"},  # neither stamped: the later delivery wins
+        {**GOOD, "crash_record_id": "e1"},
+    ]
+    result = ingest(source="replay", path=_ndjson(tmp_path / "crashes_export.jsonl", later))
+
+    assert result.superseded == {"crashes": 2}
+    got = {
+        r[0]: r[1:]
+        for r in raw_query(
+            crashes_home, "select crash_record_id, weather_condition, socrata_updated_at from raw.crashes"
+        )
+    }
+    assert got == {
+        "a1": ("SNOW", "2024-05-02T00:00:00.000Z"),
+        "b1": ("SNOW", "2024-05-02T00:00:00.000Z"),
+        "c1": ("RAIN", "2024-05-02T00:00:00.000Z"),
+        "d1": ("HAIL", None),
+        "e1": (None, None),
+    }
+    # The dropped versions are not lost: bronze holds both deliveries in full.
+    assert sum(pq.read_table(f).num_rows for f in bronze_files(crashes_home, "crashes")) == 9
