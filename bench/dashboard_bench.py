@@ -13,7 +13,6 @@ gold), for profiling pages without rebuilding for minutes.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import tempfile
@@ -28,23 +27,19 @@ TARGET_SECONDS = 1.5
 
 
 def build_gold(home: Path) -> dict:
+    from ml.score import score_all
+    from ml.train import train
     from transform import build
 
     started = time.perf_counter()
     figures: dict = build_real_gold(home)
-    if all(importlib.util.find_spec(m) for m in ("ml.train", "ml.score")):
-        from ml.score import score_all
-        from ml.train import train
-
-        trained = time.perf_counter()
-        train()
-        score_all()
-        rebuilt = build(select="ml_hit_and_run_scores")
-        if not rebuilt.ok:
-            raise SystemExit(f"publishing the scores failed:\n{rebuilt.summary()}")
-        figures["train_score_seconds"] = round(time.perf_counter() - trained, 1)
-    else:
-        figures["model"] = "ml package not in the tree: the Model page runs without a model"
+    trained = time.perf_counter()
+    train()
+    score_all()
+    rebuilt = build(select="ml_hit_and_run_scores")
+    if not rebuilt.ok:
+        raise SystemExit(f"publishing the scores failed:\n{rebuilt.summary()}")
+    figures["train_score_seconds"] = round(time.perf_counter() - trained, 1)
     figures["prepare_seconds"] = round(time.perf_counter() - started, 1)
     return figures
 

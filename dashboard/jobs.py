@@ -21,8 +21,8 @@ from pathlib import Path
 from crashes.config import get_settings
 from crashes.errors import CrashesError
 from orchestration import runs
+from orchestration.flow import JOBS
 
-JOBS = ("incremental", "backfill", "train")
 # Children we started, so their exit status is collected (no zombies) and can be shown.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 

@@ -15,7 +15,11 @@ from orchestration import runs
 STATE_KEY = "dashboard_job"
 
 
+STAGE_COLUMNS = ["stage", "status", "seconds", "rows in", "rows out", "tests passed", "tests failed", "model", "error"]
+
+
 def stages_frame(run_id: int) -> pd.DataFrame:
+    """One run's stages as a table (the Overview's run detail and a started job's progress)."""
     return pd.DataFrame(
         [
             {
@@ -24,12 +28,14 @@ def stages_frame(run_id: int) -> pd.DataFrame:
                 "seconds": s.duration_s,
                 "rows in": s.rows_in,
                 "rows out": s.rows_out,
+                "tests passed": s.tests_passed,
+                "tests failed": s.tests_failed,
                 "model": s.model_version,
                 "error": s.error,
             }
             for s in runs.stages_for(run_id)
         ],
-        columns=["stage", "status", "seconds", "rows in", "rows out", "model", "error"],
+        columns=STAGE_COLUMNS,
     )
 
 

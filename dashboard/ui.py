@@ -29,7 +29,7 @@ def gold_missing() -> bool:
     if get_settings().gold_path.exists():
         return False
     st.warning(
-        f"No gold snapshot at `{get_settings().gold_path}` yet. Run `crashes demo`, or start an "
+        f"No gold snapshot yet (`{get_settings().gold_path}`). Run `crashes demo`, or start an "
         "ingest on the Ingest page: the build publishes gold when it succeeds."
     )
     return True

@@ -4,9 +4,6 @@ a form or a CSV of crashes."""
 
 from __future__ import annotations
 
-import importlib.util
-
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -27,10 +24,10 @@ FORM_CATEGORIES = (
     "traffic_control_device",
     "beat_of_occurrence",
 )
-ML_READY = all(importlib.util.find_spec(m) is not None for m in ("ml.score",))
 
 page_title("Model")
 view = current_view()
+has_gold = not gold_missing()
 
 # ----------------------------------------------------------------------------- current model
 if view is None:
@@ -53,17 +50,19 @@ else:
     stored = view.calibration("test")
     if {"predicted", "observed"} <= set(stored.columns):
         right.plotly_chart(figures.calibration(stored["predicted"], stored["observed"], f"test year {year}"))
-    scores = queries.score_summary() if not gold_missing() else {}
+    scores = queries.score_summary() if has_gold else {}
     if scores.get("scored") and year:
         pr = queries.pr_curve(year, view.version)
         if len(pr):
             left.plotly_chart(figures.precision_recall(pr, f"test year {year}"))
+        calibration_from = "the registry's test-year table"
         if not {"predicted", "observed"} <= set(stored.columns):
             computed = queries.calibration(year, view.version)
             right.plotly_chart(figures.calibration(computed["mean_predicted"], computed["observed"], f"{year}"))
+            calibration_from = "the same scores"
         st.caption(
             f"Precision–recall from the {scores['scored']:,} scores in gold, restricted to the test year "
-            f"{year} and this model version; calibration from the registry's test-year table."
+            f"{year} and this model version; calibration from {calibration_from}."
         )
     else:
         left.info("No scores of this model in gold yet: the pipeline's score stage writes them.")
@@ -71,9 +70,8 @@ else:
     importances = view.importances()
     if len(importances):
         top = importances.head(20).iloc[::-1]
-        value = next(c for c in top.columns if c != "feature" and pd.api.types.is_numeric_dtype(top[c]))
-        fig = go.Figure(go.Bar(x=top[value], y=top["feature"], orientation="h"))
-        fig.update_layout(title=f"Feature importances ({value})", height=520)
+        fig = go.Figure(go.Bar(x=top["importance"], y=top["feature"], orientation="h"))
+        fig.update_layout(title="Feature importances (share of total gain)", height=520)
         st.plotly_chart(fig)
 
 st.subheader("Versions")
@@ -97,10 +95,10 @@ if job is not None and job.job == "train":
 
 # ----------------------------------------------------------------------------- score
 st.subheader("Score a hypothetical crash")
-if not ML_READY or view is None:
-    st.info("Scoring needs the ml package and a registered model.")
+if view is None:
+    st.info("Scoring needs a registered model.")
     st.stop()
-if gold_missing():
+if not has_gold:
     st.stop()
 choices = queries.feature_values(FORM_CATEGORIES)
 medians = queries.feature_medians(("latitude", "longitude", "posted_speed_limit", "num_units"))

@@ -11,14 +11,15 @@ from crashes.config import get_settings
 from dashboard import queries
 from dashboard.bronze import list_bronze
 from dashboard.health import endpoints, run_checks
-from dashboard.ui import ago, count, page_title, share
+from dashboard.progress import stages_frame
+from dashboard.ui import ago, count, gold_missing, page_title, share
 from orchestration import runs
 from orchestration.model_info import current_model
 
 settings = get_settings()
 page_title("Overview", "Chicago traffic crashes")
 st.caption(f"CRASHES_HOME `{settings.home}` · gold `{settings.gold_path.name}` · bronze `{settings.bronze_url}`")
-has_gold = settings.gold_path.exists()
+has_gold = not gold_missing()
 
 # ----------------------------------------------------------------------------- headline
 if has_gold:
@@ -42,8 +43,6 @@ if has_gold:
         delta_color="off",
         delta_arrow="off",
     )
-else:
-    st.warning("No gold snapshot yet: run `crashes demo`, or start an ingest on the Ingest page.")
 
 # ----------------------------------------------------------------------------- health
 st.subheader("Health")
@@ -98,29 +97,21 @@ with right:
 
 # ----------------------------------------------------------------------------- runs
 st.subheader("Last runs")
-recent = queries.runs_table(10)
-if recent.empty:
-    st.info("No runs yet: `crashes run`, `crashes demo`, or the Ingest page.")
-else:
+
+
+@st.fragment
+def last_runs() -> None:
+    """A fragment: choosing a run redraws its stages, not the health probes and bronze listing."""
+    recent = queries.runs_table(10)
+    if recent.empty:
+        st.info("No runs yet: `crashes run`, `crashes demo`, or the Ingest page.")
+        return
     st.dataframe(recent.drop(columns=["stages"]), hide_index=True)
     run_id = st.selectbox("Stages of run", recent["id"].tolist(), format_func=lambda i: f"#{i}")
-    stages = pd.DataFrame(
-        [
-            {
-                "stage": s.name,
-                "status": s.status,
-                "seconds": s.duration_s,
-                "rows in": s.rows_in,
-                "rows out": s.rows_out,
-                "tests passed": s.tests_passed,
-                "tests failed": s.tests_failed,
-                "model": s.model_version,
-                "error": s.error,
-            }
-            for s in runs.stages_for(int(run_id))
-        ]
-    )
-    st.dataframe(stages, hide_index=True)
+    st.dataframe(stages_frame(int(run_id)), hide_index=True)
+
+
+last_runs()
 
 # ----------------------------------------------------------------------------- model
 st.subheader("Current model")

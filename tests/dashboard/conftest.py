@@ -6,7 +6,6 @@ its own. It takes a minute or two, so it is built once; the pages only read it.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import time
@@ -48,13 +47,7 @@ class Demo:
         return self.sql(statement, params)[0][0]
 
 
-def ml_ready() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in ("ml.train", "ml.score"))
-
-
 def require_model(demo: Demo) -> None:
-    if not ml_ready():
-        pytest.skip("the ml package (ml.train, ml.score) is not in the tree yet")
     if not demo.run_ok:
         pytest.fail(f"the demo pipeline run failed, so there is no model to show: {demo.run_error}")
 
