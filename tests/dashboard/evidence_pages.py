@@ -94,3 +94,43 @@ def load_sources(gold: Path, sources: dict[str, dict[str, str]]) -> tuple[duckdb
                 memory.unregister("_result")
                 counts[(source, name)] = result.num_rows
     return memory, counts
+
+
+def page_problems(
+    memory: duckdb.DuckDBPyConnection, page: PageQueries, skip: str | None = None
+) -> tuple[list[str], int]:
+    """Run every query block of a page on the source tables; returns what is wrong (a query that
+    fails or returns no rows, a component naming an unknown query or a column its query lacks)
+    and how many component uses were checked. Queries mentioning `skip` (a table that may
+    legitimately be empty) are run but not required to return rows, nor their uses checked."""
+    problems: list[str] = []
+    if not page.queries:
+        problems.append(f"{page.page} has no query blocks")
+    results = {}
+    skipped = set()
+    for name, sql in page.queries.items():
+        full = expand(sql, page.queries)
+        try:
+            result = memory.execute(full).df()
+        except duckdb.Error as error:
+            problems.append(f"{page.page}: query {name} fails: {error}")
+            continue
+        if skip and skip in full:
+            skipped.add(name)
+        elif not len(result):
+            problems.append(f"{page.page}: query {name} returned no rows")
+        else:
+            results[name] = result
+    checked = 0
+    for use in page.uses:
+        if use.query in skipped:
+            continue
+        if use.query not in results:
+            if use.query not in page.queries:
+                problems.append(f"{page.page}: {use.component} uses unknown query {use.query}")
+            continue
+        missing = set(use.columns) - set(results[use.query].columns)
+        if missing:
+            problems.append(f"{page.page}: {use.component} uses columns {sorted(missing)} that {use.query} lacks")
+        checked += 1
+    return problems, checked

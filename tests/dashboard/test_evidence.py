@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.dashboard.conftest import Demo, require_model
-from tests.dashboard.evidence_pages import expand, load_sources, page_queries, source_queries
+from tests.dashboard.evidence_pages import expand, load_sources, page_problems, page_queries, source_queries
 
 PROJECT = Path(__file__).resolve().parents[2] / "dashboard" / "evidence"
 
@@ -40,35 +38,41 @@ def test_every_source_and_page_query_returns_the_columns_its_page_uses(demo: Dem
 
     checked = 0
     for page in page_queries(PROJECT):
-        assert page.queries, f"{page.page} has no query blocks"
-        results = {}
-        for name, sql in page.queries.items():
-            full = expand(sql, page.queries)
-            result = memory.execute(full).df()
-            if unscored and "gold.model_scores" in full:
-                continue  # checked once a model exists (see the end)
-            assert len(result), f"{page.page}: query {name} returned no rows"
-            results[name] = result
-        for use in page.uses:
-            if unscored and use.query not in results and use.query in page.queries:
-                continue
-            assert use.query in results, f"{page.page}: {use.component} uses unknown query {use.query}"
-            missing = set(use.columns) - set(results[use.query].columns)
-            assert not missing, f"{page.page}: {use.component} uses columns {missing} that {use.query} lacks"
-            checked += 1
+        problems, n = page_problems(memory, page, skip="gold.model_scores" if unscored else None)
+        assert not problems, problems
+        checked += n
     assert checked >= 12
     index = next(p for p in page_queries(PROJECT) if p.page == "index.md")
     totals = memory.execute(expand(index.queries["totals"], index.queries)).fetchone()
     assert totals[0] == demo.one("select count(*) from marts.fct_crashes")
     if unscored:
-        require_model(demo)  # skips, saying why, until ml is in the tree; fails if it is and scored nothing
+        require_model(demo)  # fails, saying why, when the demo run scored nothing
 
 
-@pytest.mark.parametrize("bad", ["select * from gold.nope", "select nope from gold.daily"])
-def test_a_broken_page_query_is_caught(demo: Demo, bad: str) -> None:
-    """The check above can fail: the same harness rejects a query the snapshot cannot answer."""
-    import duckdb
+BROKEN_PAGE = """# Broken
 
+```sql missing_table
+select * from gold.nope
+```
+
+```sql daily
+select crash_date, crash_count from gold.daily
+```
+
+<LineChart data={daily} x=crash_date y=no_such_column/>
+<BarChart data={not_a_query} x=crash_date y=crash_count/>
+"""
+
+
+def test_a_broken_page_is_caught(demo: Demo, tmp_path: Path) -> None:
+    """The check above can fail: a page with a failing query, a column its query lacks and an
+    unknown query is rejected on each count by the same harness."""
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "broken.md").write_text(BROKEN_PAGE)
     memory, _ = load_sources(demo.gold, source_queries(PROJECT))
-    with pytest.raises(duckdb.Error):
-        memory.execute(bad)
+    (page,) = page_queries(tmp_path)
+    problems, checked = page_problems(memory, page)
+    assert checked == 1 and len(problems) == 3, problems
+    assert "query missing_table fails" in problems[0]
+    assert "uses columns ['no_such_column'] that daily lacks" in problems[1]
+    assert "uses unknown query not_a_query" in problems[2]
