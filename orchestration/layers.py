@@ -8,18 +8,43 @@ else reads gold (a read-only snapshot) or the run history.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
 from crashes.config import get_settings
 from crashes.gold import connect as gold_connect
-from ingestion.bronze import bronze_filesystem
 
 FRESHNESS_COLUMNS = ("crash_date", "socrata_updated_at")
+# Fields whose zone-less values are Chicago wall-clock time (the portal's crash_date); every other
+# zone-less timestamp (Socrata's :updated_at, the run history) is UTC.
+FLOATING_LOCAL_FIELDS = frozenset({"crash_date"})
 # The data tables of raw (docs/contracts.md); dlt's and the gate's bookkeeping tables are left out.
 RAW_TABLES = ("crashes", "vehicles", "people", "rejected_rows")
+
+
+def chicago() -> tzinfo:
+    """Chicago's zone; UTC where tzdata is missing (an hour or so off, never an error)."""
+    try:
+        return ZoneInfo("America/Chicago")
+    except ZoneInfoNotFoundError:
+        return UTC
+
+
+def parse_timestamp(text: str, field: str = "") -> datetime | None:
+    """An aware datetime from a stored timestamp (ISO, with or without 'Z' or an offset), or None
+    if it is not one. A zone-less `crash_date` is Chicago local time; any other zone-less value UTC.
+    The one parser for freshness, so `crashes status` and the metrics agree."""
+    try:
+        value = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=chicago() if field in FLOATING_LOCAL_FIELDS else UTC)
+    return value
 
 
 @dataclass
@@ -107,6 +132,8 @@ def gold_facts() -> LayerFacts:
 def bronze_facts() -> LayerFacts:
     """Parquet files and rows per dataset folder in bronze (footers only, no data read)."""
     import pyarrow.parquet as pq
+
+    from ingestion.bronze import bronze_filesystem  # dlt: heavy, and only needed here
 
     fs, root = bronze_filesystem()
     facts = LayerFacts(source="bronze")

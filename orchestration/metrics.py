@@ -17,7 +17,6 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -25,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from crashes.config import get_settings
 from orchestration import runs
+from orchestration.layers import parse_timestamp
 from orchestration.model_info import current_model
 
 # Seconds: a stage takes from under a second (quality on a small load) to an hour (a backfill).
@@ -39,22 +39,9 @@ STAGE_LAYERS = {
 }
 
 
-def _chicago() -> Any:
-    """crash_date is floating Chicago local time; fall back to UTC where tzdata is missing."""
-    try:
-        return ZoneInfo("America/Chicago")
-    except ZoneInfoNotFoundError:
-        return UTC
-
-
-def _epoch(text: str, floating: bool = False) -> float | None:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=_chicago() if floating else UTC)
-    return value.timestamp()
+def _epoch(text: str, field: str = "") -> float | None:
+    value = parse_timestamp(text, field)
+    return None if value is None else value.timestamp()
 
 
 class RunHistoryCollector(Collector):
@@ -233,7 +220,7 @@ class RunHistoryCollector(Collector):
         ingest = runs.last_stage("ingest")
         now = datetime.now(UTC).timestamp()
         for field, text in (ingest.detail.get("raw", {}).get("newest", {}) if ingest else {}).items():
-            if (ts := _epoch(str(text), floating=field == "crash_date")) is not None:
+            if (ts := _epoch(str(text), field)) is not None:
                 newest.add_metric([field], ts)
                 lag.add_metric([field], max(0.0, now - ts))
         yield newest

@@ -13,20 +13,19 @@ import duckdb
 
 from crashes.config import get_settings
 from orchestration import runs
-from orchestration.layers import LayerFacts, bronze_facts, gold_facts, raw_facts
+from orchestration.layers import LayerFacts, bronze_facts, gold_facts, parse_timestamp, raw_facts
 from orchestration.lock import lock_if_idle
 from orchestration.model_info import current_model
 
 
-def _ago(text: str | None, now: datetime) -> str:
+def _ago(newest: dict[str, str], field: str, now: datetime) -> str:
+    """The newest value of `field` and how long ago it was."""
+    text = newest.get(field)
     if not text:
         return "unknown"
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    value = parse_timestamp(text, field)
+    if value is None:
         return text
-    if value.tzinfo is None:  # crash_date: floating local time; the lag is approximate by hours
-        value = value.replace(tzinfo=UTC)
     days = (now - value).total_seconds() / 86400
     return f"{text[:19]} ({days:,.1f} days ago)" if days >= 1 else f"{text[:19]} ({days * 24:,.1f} hours ago)"
 
@@ -59,15 +58,15 @@ def _raw_or_fallback() -> tuple[LayerFacts | None, str]:
 def _freshness_section(raw: LayerFacts | None, why: str, gold: LayerFacts, now: datetime) -> list[str]:
     lines = ["Data freshness (newest record vs now):"]
     if raw is not None:
-        lines.append(f"  raw crash_date          {_ago(raw.newest.get('crash_date'), now)}")
-        lines.append(f"  raw :updated_at         {_ago(raw.newest.get('socrata_updated_at'), now)}")
+        lines.append(f"  raw crash_date          {_ago(raw.newest, 'crash_date', now)}")
+        lines.append(f"  raw :updated_at         {_ago(raw.newest, 'socrata_updated_at', now)}")
     else:
         ingest = runs.last_stage("ingest")
         recorded = ingest.detail.get("raw", {}).get("newest", {}) if ingest else {}
         lines.append(f"  ({why}: showing gold and the last ingest's record)")
-        lines.append(f"  last ingest crash_date  {_ago(recorded.get('crash_date'), now)}")
-        lines.append(f"  last ingest :updated_at {_ago(recorded.get('socrata_updated_at'), now)}")
-    lines.append(f"  gold crash_date         {_ago(gold.newest.get('crash_date'), now)}")
+        lines.append(f"  last ingest crash_date  {_ago(recorded, 'crash_date', now)}")
+        lines.append(f"  last ingest :updated_at {_ago(recorded, 'socrata_updated_at', now)}")
+    lines.append(f"  gold crash_date         {_ago(gold.newest, 'crash_date', now)}")
     return lines
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
@@ -14,7 +16,9 @@ from crashes.gold import STORAGE_COMPATIBILITY
 from orchestration import runs
 from orchestration.dag import Stage, StageOutcome
 from orchestration.flow import run_stages
-from orchestration.status import status_report
+from orchestration.layers import LayerFacts, parse_timestamp
+from orchestration.metrics import registry
+from orchestration.status import _freshness_section, status_report
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -129,3 +133,23 @@ def test_status_counts_bronze_on_s3(crashes_home: Path, shared_data: Path, monke
     finally:
         server.stop()
     assert f"bronze (s3://bronze-test/bronze): crashes {result.rows['crashes']:,} rows / 1 files" in text, text
+
+
+def test_status_and_metrics_read_a_floating_crash_date_as_chicago_time(crashes_home: Path) -> None:
+    newest = {"crash_date": "2024-03-31T23:10:00.000", "socrata_updated_at": "2024-04-01T06:00:00.000Z"}
+    chicago = ZoneInfo("America/Chicago")
+    assert parse_timestamp(newest["crash_date"], "crash_date") == datetime(2024, 3, 31, 23, 10, tzinfo=chicago)
+    assert parse_timestamp(newest["socrata_updated_at"], "socrata_updated_at") == datetime(2024, 4, 1, 6, tzinfo=UTC)
+    assert parse_timestamp("2024-04-01 06:00:00", "socrata_updated_at") == datetime(2024, 4, 1, 6, tzinfo=UTC)
+    assert parse_timestamp("not a time", "crash_date") is None
+
+    outcome = StageOutcome(detail={"raw": {"rows": {"crashes": 1}, "newest": newest}})
+    run_stages("incremental", {}, lambda: [Stage("ingest", lambda: outcome)], log_format="plain")
+    # 23:10 CDT on Mar 31 is 04:10 UTC on Apr 1: six hours before 10:10 UTC (not eleven, as UTC).
+    now = datetime(2024, 4, 1, 10, 10, tzinfo=UTC)
+    text = "\n".join(_freshness_section(None, "busy", LayerFacts(source="gold", newest=newest), now))
+    assert "last ingest crash_date  2024-03-31T23:10:00 (6.0 hours ago)" in text
+    assert "gold crash_date         2024-03-31T23:10:00 (6.0 hours ago)" in text
+    assert "last ingest :updated_at 2024-04-01T06:00:00 (4.2 hours ago)" in text
+    scraped = registry().get_sample_value("crashes_newest_record_timestamp_seconds", {"field": "crash_date"})
+    assert scraped == datetime(2024, 4, 1, 4, 10, tzinfo=UTC).timestamp(), "metrics agree with status"
