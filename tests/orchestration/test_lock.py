@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import subprocess
@@ -144,3 +145,34 @@ def test_a_single_stage_command_with_wait_queues_behind_a_run(holder, crashes_ho
     _out, rest = waiter.communicate(timeout=120)
     assert first_line and "run 1 (backfill, cli)" in first_line[0] and "waiting for it to finish" in first_line[0]
     assert "No such option" not in rest and "--wait to queue" not in rest
+
+
+def test_docs_generates_under_the_pipeline_lock_and_serves_without_it(
+    crashes_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestration.cli import docs
+
+    site_module = importlib.import_module("transform.docs")  # the package exports a docs() that shadows it
+    crashes_home.mkdir(parents=True, exist_ok=True)
+    seen: dict[str, bool] = {}
+
+    def generate() -> Path:
+        with lock.lock_if_idle() as idle:
+            seen["lock held while generating"] = not idle
+        (crashes_home / "site").mkdir(exist_ok=True)
+        return crashes_home / "site"
+
+    class Server:
+        server_address = ("127.0.0.1", 1)
+
+        def serve_forever(self) -> None:
+            with lock.lock_if_idle() as idle:
+                seen["lock free while serving"] = idle
+
+        def server_close(self) -> None:
+            pass
+
+    monkeypatch.setattr(site_module, "generate", generate)
+    monkeypatch.setattr(site_module, "make_server", lambda *_a, **_k: Server())
+    docs(serve=True, port=1, host="127.0.0.1")
+    assert seen == {"lock held while generating": True, "lock free while serving": True}
