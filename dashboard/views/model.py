@@ -4,6 +4,7 @@ a form or a CSV of crashes."""
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -161,10 +162,19 @@ st.caption(
     "listed and left out; the rest are scored."
 )
 upload = st.file_uploader("CSV file", type=["csv"], key="upload")
+
+
+@st.cache_data(max_entries=4, show_spinner="Scoring the file …")
+def score_upload(data: bytes, version: str) -> tuple[scoring.Checked, pd.DataFrame]:
+    """Checked and scored once per file and model: the uploader keeps its file across reruns
+    (a form submit, a training poll), which must not rescore it each time."""
+    checked = scoring.check(scoring.read_csv(data))
+    return checked, scoring.score_rows(checked.rows) if len(checked.rows) else checked.rows
+
+
 if upload is not None:
     try:
-        checked = scoring.check(scoring.read_csv(upload.getvalue()))
-        result = scoring.score_rows(checked.rows) if len(checked.rows) else checked.rows
+        checked, result = score_upload(upload.getvalue(), view.version)
     except CrashesError as exc:
         st.error(f"{upload.name}: {exc}")
     else:
