@@ -97,11 +97,14 @@ def _read_ndjson(path: Path, spec: DatasetSpec) -> Iterator[pa.Table]:
     """Fast path: Arrow's multi-threaded JSON reader. If a value is not the type Socrata
     delivers (a number, or an unknown field Arrow typed), re-read exactly, line by line."""
     try:
-        table = pajson.read_json(
-            _open(path),
-            read_options=pajson.ReadOptions(block_size=8 << 20),
-            parse_options=pajson.ParseOptions(explicit_schema=_json_schema(spec), unexpected_field_behavior="infer"),
-        )
+        with _open(path) as stream:
+            table = pajson.read_json(
+                stream,
+                read_options=pajson.ReadOptions(block_size=8 << 20),
+                parse_options=pajson.ParseOptions(
+                    explicit_schema=_json_schema(spec), unexpected_field_behavior="infer"
+                ),
+            )
         exact = all(
             pa.types.is_string(f.type) or f.name == "location" or pa.types.is_null(f.type) for f in table.schema
         )
@@ -168,19 +171,22 @@ def _read_csv(path: Path, spec: DatasetSpec) -> Iterator[pa.Table]:
     with io.TextIOWrapper(_open_binary(path), encoding="utf-8-sig", errors="replace", newline="") as fh:
         names = next(csv.reader(fh), [])
     check_header(path, spec, names)
-    reader = pacsv.open_csv(
-        _open(path),
-        read_options=pacsv.ReadOptions(block_size=16 << 20),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True),
-    )
-    for batch in reader:
-        yield to_delivered_table(pa.Table.from_batches([batch]), spec)
+    with _open(path) as stream:
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(block_size=16 << 20),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=True
+            ),
+        )
+        for batch in reader:
+            yield to_delivered_table(pa.Table.from_batches([batch]), spec)
 
 
 def _read_parquet(path: Path, spec: DatasetSpec) -> Iterator[pa.Table]:
-    pf = pq.ParquetFile(str(path))
-    for batch in pf.iter_batches(batch_size=CHUNK_ROWS):
-        yield to_delivered_table(pa.Table.from_batches([batch]), spec)
+    with pq.ParquetFile(str(path)) as pf:
+        for batch in pf.iter_batches(batch_size=CHUNK_ROWS):
+            yield to_delivered_table(pa.Table.from_batches([batch]), spec)
 
 
 READERS = {

@@ -107,3 +107,40 @@ def test_dataset_inferred_from_file_names(crashes_home: Path, shared_data: Path,
     assert result.rows == {"vehicles": 1000}
     result = ingest(source="replay", path=folder / "Person_export.csv")
     assert result.rows == {"people": 1000}
+
+
+def test_replay_readers_close_every_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each export file's handles are closed once read (a folder of many files must not leak them)."""
+    import pyarrow as pa
+
+    from ingestion import replay
+    from ingestion.socrata.settings import DATASETS
+
+    spec = DATASETS["crashes"]
+    rows = [{"crash_record_id": f"k{i}", "crash_date": "2024-05-01T10:00:00.000"} for i in range(3)]
+    ndjson = tmp_path / "crashes.jsonl"
+    ndjson.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    csv_file = tmp_path / "crashes.csv.gz"
+    with gzip.open(csv_file, "wt") as fh:
+        fh.write("crash_record_id,crash_date\n" + "".join(f"{r['crash_record_id']},{r['crash_date']}\n" for r in rows))
+    parquet = tmp_path / "crashes.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), parquet)
+
+    opened: list = []
+    real_open, real_parquet_file = replay._open, replay.pq.ParquetFile
+
+    def tracked_open(path: Path) -> pa.NativeFile:
+        opened.append(real_open(path))
+        return opened[-1]
+
+    class TrackedParquetFile(real_parquet_file):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+    monkeypatch.setattr(replay, "_open", tracked_open)
+    monkeypatch.setattr(replay.pq, "ParquetFile", TrackedParquetFile)
+    for path in (ndjson, csv_file, parquet):
+        assert sum(t.num_rows for t in replay.read_export(path, spec)) == 3
+    assert len(opened) == 3
+    assert all(f.closed for f in opened)
