@@ -158,10 +158,11 @@ def newest_versions(
 
 
 def _dataset_resource(
-    spec: DatasetSpec, bronze: Bronze, load_ids: Sequence[str], counts: SyncCounts, warehouse_path: Path
+    spec: DatasetSpec, bronze: Bronze, load_ids: Sequence[str], counts: SyncCounts, warehouse_path: Path | None
 ) -> DltResource:
     def rows() -> Iterator[pa.Table]:
-        files = [f for load_id in load_ids for f in bronze.files(spec.table, load_id)]
+        wanted = set(load_ids)  # one listing of the dataset's folder, whatever the number of loads
+        files = [f for f in bronze.files(spec.table) if f.load_id in wanted]
         masks = newest_versions(bronze, files, spec, warehouse_path)
         for file, mask in zip(files, masks, strict=True):
             offset = 0
