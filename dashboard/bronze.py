@@ -70,12 +70,19 @@ def _completed(fs: AbstractFileSystem, root: str) -> set[str]:
     return done
 
 
-def _rows(fs: AbstractFileSystem, path: str) -> int | None:
-    try:
-        with fs.open(path, "rb") as fh:
-            return pq.ParquetFile(fh).metadata.num_rows
-    except (OSError, ValueError):
-        return None
+# Row counts by (path, size): a bronze file never changes once written, so its footer is read
+# once per server process, not on every rerun of a page (one GET per file on S3).
+_ROWS: dict[tuple[str, int], int] = {}
+
+
+def _rows(fs: AbstractFileSystem, path: str, size: int) -> int | None:
+    if (path, size) not in _ROWS:
+        try:
+            with fs.open(path, "rb") as fh:
+                _ROWS[(path, size)] = pq.ParquetFile(fh).metadata.num_rows
+        except (OSError, ValueError):
+            return None  # not remembered: it may be readable next time
+    return _ROWS[(path, size)]
 
 
 def list_bronze() -> BronzeListing:
@@ -98,6 +105,7 @@ def list_bronze() -> BronzeListing:
             continue
         pieces = name.split(".")
         load_id = ".".join(pieces[:2]) if len(pieces) > 3 else pieces[0]
+        size = int(info.get("size") or 0)
         records.append(
             {
                 "table": table,
@@ -105,8 +113,8 @@ def list_bronze() -> BronzeListing:
                 "loaded_at": _load_time(load_id),
                 "complete": load_id in completed,
                 "path": path,
-                "bytes": int(info.get("size") or 0),
-                "rows": _rows(fs, path),
+                "bytes": size,
+                "rows": _rows(fs, path, size),
             }
         )
     frame = pd.DataFrame(records, columns=["table", "load_id", "loaded_at", "complete", "path", "bytes", "rows"])
