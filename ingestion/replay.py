@@ -25,11 +25,11 @@ import pyarrow.parquet as pq
 from dlt.sources import DltResource
 
 from crashes.errors import CrashesError
+from ingestion.exports import base_suffix, dataset_for_file, is_export
 from ingestion.socrata.records import rows_to_table, to_delivered_table
 from ingestion.socrata.settings import DATASETS, SYSTEM_FIELDS, DatasetSpec
 from ingestion.streams import prefetch
 
-SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".parquet")
 CHUNK_ROWS = 100_000
 
 
@@ -41,18 +41,10 @@ class ReplayPlan:
     skipped: list[str] = field(default_factory=list)
 
 
-def _base_suffix(path: Path) -> str:
-    name = path.name.lower()
-    return Path(name[:-3]).suffix if name.endswith(".gz") else path.suffix.lower()
-
-
 def infer_dataset(path: Path) -> str:
-    name = path.name.lower()
-    if "people" in name or "person" in name:
-        return "people"
-    if "vehicle" in name:
-        return "vehicles"
-    return "crashes"
+    """The dataset named by the file (the rule the devserver uses too), else crashes: the header
+    check then refuses a file that is not one."""
+    return dataset_for_file(path) or "crashes"
 
 
 def plan_replay(path: Path, dataset: str | None = None) -> ReplayPlan:
@@ -63,7 +55,7 @@ def plan_replay(path: Path, dataset: str | None = None) -> ReplayPlan:
     candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     plan = ReplayPlan()
     for f in candidates:
-        if _base_suffix(f) not in SUFFIXES:
+        if not is_export(f):
             if path.is_file():
                 raise CrashesError(f"{f.name}: not a CSV, JSON, NDJSON or parquet export (.gz allowed)")
             plan.skipped.append(f"{f.name}: not an export file")
@@ -199,7 +191,7 @@ READERS = {
 
 
 def read_export(path: Path, spec: DatasetSpec) -> Iterator[pa.Table]:
-    yield from READERS[_base_suffix(path)](path, spec)
+    yield from READERS[base_suffix(path)](path, spec)
 
 
 def _resource(spec: DatasetSpec, files: list[Path]) -> DltResource:

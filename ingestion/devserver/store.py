@@ -26,25 +26,11 @@ import pyarrow.compute as pc
 
 from ingestion.devserver.sampling import load_stats
 from ingestion.devserver.soql import Columns, Query
+from ingestion.exports import dataset_for_file
 from ingestion.socrata.settings import DATASETS, DatasetSpec
 
-FILE_SUFFIXES = (".parquet", ".jsonl", ".ndjson", ".json", ".csv")
 CACHED_ORDERS = 16  # ordered position lists kept per store (8 bytes a row each)
 _SYSTEM = {":id": "__id", ":created_at": "__created_at", ":updated_at": "__updated_at"}
-
-
-def dataset_for_file(path: Path) -> str | None:
-    """Which dataset a file holds, from its name (as the replay does): people, vehicles, crashes."""
-    name = path.name.lower()
-    if not any(name.removesuffix(".gz").endswith(s) for s in FILE_SUFFIXES):
-        return None
-    if "people" in name or "person" in name:
-        return "people"
-    if "vehicle" in name:
-        return "vehicles"
-    if "crash" in name:
-        return "crashes"
-    return None
 
 
 def files_by_dataset(data: Path) -> dict[str, list[Path]]:

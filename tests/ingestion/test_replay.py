@@ -144,3 +144,32 @@ def test_replay_readers_close_every_file(tmp_path: Path, monkeypatch: pytest.Mon
         assert sum(t.num_rows for t in replay.read_export(path, spec)) == 3
     assert len(opened) == 3
     assert all(f.closed for f in opened)
+
+
+def test_replay_and_devserver_name_datasets_by_one_rule(tmp_path: Path) -> None:
+    """The devserver serves a folder as the replay would load it: one file-name rule for both."""
+    from ingestion.devserver.store import files_by_dataset
+    from ingestion.exports import dataset_for_file
+    from ingestion.replay import plan_replay
+
+    named = {
+        "Traffic_Crashes_-_Crashes.csv": "crashes",
+        "traffic_crash_vehicle.csv.gz": "vehicles",
+        "Traffic_Crash_People.JSONL": "people",
+        "person_2024.ndjson.gz": "people",
+        "crashes_2015.parquet": "crashes",
+        "units.csv": None,  # says nothing: the devserver ignores it, the replay assumes crashes
+        "notes.txt": None,
+    }
+    for name in named:
+        (tmp_path / name).write_text("x")
+    assert {name: dataset_for_file(tmp_path / name) for name in named} == named
+
+    expected: dict[str, list[Path]] = {}
+    for name in sorted(named):
+        if named[name]:
+            expected.setdefault(named[name], []).append(tmp_path / name)
+    assert files_by_dataset(tmp_path) == expected
+    replayed = plan_replay(tmp_path).files
+    assert replayed.pop("crashes") == sorted([*expected.pop("crashes"), tmp_path / "units.csv"])
+    assert replayed == expected
