@@ -26,7 +26,7 @@ from crashes.errors import CrashesError
 from crashes.gold import connect
 from ml import registry
 from ml.data import mart_columns, read_mart_arrow
-from ml.features import CATEGORICAL, EXCLUDED_FROM_MART, FLAGS, KEY, NUMERIC, PLACE
+from ml.features import EXCLUDED_FROM_MART, FLAGS, KEY, NUMERIC
 from ml.inputs import KNOWN, TEXT, convert_frame
 
 SCORES_SCHEMA = "ml"
@@ -128,13 +128,18 @@ def score_all(gold: Path | None = None) -> ScoreResult:
 
 
 def score_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Probabilities and decisions for rows in the mart's column names (absent columns = missing);
-    text is matched the way the mart delivers it (trimmed, upper case)."""
+    """Probabilities and decisions for rows in the mart's column names (absent columns = missing),
+    each value converted by the same rules as one crash's (`ml.inputs`): flags given as Y/N or
+    true/false text mean what they say, text is matched the way the mart delivers it (trimmed,
+    upper case). An invalid value is one error naming its row, column and value."""
+    typed, problems = convert_frame(frame)
+    if len(problems):
+        first = problems.iloc[0]
+        raise CrashesError(
+            f"row {first['index']}: {first['column']} {first['must']}, got {first['value']!r}"
+            + (f" ({len(problems) - 1} more invalid value(s))" if len(problems) > 1 else "")
+        )
     model = registry.load_current()
-    typed = frame.copy()
-    for col in (*CATEGORICAL, *PLACE):
-        if col in typed:
-            typed[col] = typed[col].astype("string").str.strip().str.upper().replace("", pd.NA)
     probability = model.probabilities(typed)
     return pd.DataFrame(
         {"probability": probability, "predicted_hit_and_run": probability >= model.threshold}, index=frame.index

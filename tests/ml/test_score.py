@@ -112,6 +112,29 @@ def test_one_crash_equals_the_same_crash_in_a_frame(in_trained_home: Trained) ->
     assert single == pytest.approx(score_frame(record_frame(NIGHT_PARKED))["probability"].iloc[0], abs=1e-12)
 
 
+def test_a_frame_of_text_is_read_like_one_crash(in_trained_home: Trained) -> None:
+    """Flags given as text mean what they say in a frame too ("N" and "false" are no), numbers as
+    text are numbers: the frame scores exactly as the same crashes given one by one."""
+    flags = {"is_location_imputed": "N", "is_private_property": "false", "is_work_zone": "n"}
+    crashes = [
+        NIGHT_PARKED | flags | {"is_intersection_related": "N"},
+        NIGHT_PARKED | flags | {"is_intersection_related": "Y", "is_private_property": "true"},
+    ]
+    as_text = pd.DataFrame(crashes).astype(str)
+    scored = score_frame(as_text)["probability"].to_numpy()
+    one_by_one = np.array([predict_one(c).probability for c in crashes])
+    assert scored == pytest.approx(one_by_one, abs=1e-12)
+    flags_as_bools = as_text.assign(is_intersection_related=[False, True], is_private_property=[False, True])
+    flags_as_bools[["is_location_imputed", "is_work_zone"]] = False
+    assert scored == pytest.approx(score_frame(flags_as_bools)["probability"].to_numpy(), abs=1e-12)
+
+
+def test_an_invalid_value_in_a_frame_is_one_clear_error(in_trained_home: Trained) -> None:
+    frame = pd.DataFrame({"crash_hour": [2, 30], "is_work_zone": ["N", "maybe"]})
+    with pytest.raises(CrashesError, match="row 1: crash_hour must be between 0 and 23, got 30"):
+        score_frame(frame)
+
+
 @pytest.mark.parametrize(
     ("record", "message"),
     [
