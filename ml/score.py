@@ -159,7 +159,8 @@ def _json_scalar(name: str, value: Any) -> Any:
 
 
 def record_frame(record: dict[str, Any]) -> pd.DataFrame:
-    """One crash as a one-row mart frame, each value checked; unknown fields are refused."""
+    """One crash as a one-row mart frame, each value checked; unknown fields are refused. Fields
+    left out are missing (flags: false), as in the mart; is_location_imputed only when given."""
     known = set(KNOWN)
     left_out = sorted(set(record) & set(EXCLUDED_FROM_MART))
     if left_out:
@@ -176,8 +177,8 @@ def record_frame(record: dict[str, Any]) -> pd.DataFrame:
     if len(problems):
         first = problems.iloc[0]
         raise CrashesError(f"{first['column']} {first['must']}, got {record.get(first['column'])!r}")
-    if pd.isna(row.loc[0, "latitude"]) or pd.isna(row.loc[0, "longitude"]):
-        row["is_location_imputed"] = True
+    # Missing coordinates stay missing: is_location_imputed means "the police record had no valid
+    # location" (a hit-and-run share of 18 % against 30 %), not "the caller left them out".
     return row
 
 

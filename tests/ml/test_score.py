@@ -156,8 +156,20 @@ def test_bad_input_is_one_clear_error(record: dict, message: str) -> None:
 
 def test_a_bare_record_is_scored_with_everything_missing(in_trained_home: Trained) -> None:
     row = record_frame({})
-    assert bool(row.loc[0, "is_location_imputed"]) and pd.isna(row.loc[0, "crash_hour"])
+    assert not bool(row.loc[0, "is_location_imputed"]) and pd.isna(row.loc[0, "crash_hour"])
+    assert pd.isna(row.loc[0, "latitude"]) and pd.isna(row.loc[0, "longitude"])
     assert 0 < predict_one({}).probability < 1
+
+
+def test_left_out_coordinates_are_missing_not_imputed() -> None:
+    """In the mart is_location_imputed means the police record had no valid location (a far lower
+    hit-and-run share): a caller who leaves the coordinates out has not said that."""
+    without = {k: v for k, v in NIGHT_PARKED.items() if k not in ("latitude", "longitude")}
+    row = record_frame(without)
+    assert pd.isna(row.loc[0, "latitude"]) and pd.isna(row.loc[0, "longitude"])
+    assert not bool(row.loc[0, "is_location_imputed"])
+    assert bool(record_frame(without | {"is_location_imputed": "Y"}).loc[0, "is_location_imputed"])
+    assert not bool(record_frame(NIGHT_PARKED | {"longitude": None}).loc[0, "is_location_imputed"])
 
 
 def test_scoring_without_a_model_is_one_clear_error(crashes_home, trained: Trained) -> None:  # noqa: ANN001
