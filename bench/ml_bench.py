@@ -54,6 +54,18 @@ def _figures(block: dict) -> dict:
     return {k: round(v, 4) for k, v in block.items() if k != "rows"} | {"rows": block["rows"]}
 
 
+def checks(test: dict, gaps: dict, train_wall: float, score_1m_seconds: float) -> dict[str, bool]:
+    """The targets. Training is timed as `crashes train` takes it — reading the mart, the fit, the
+    baselines, the predictions and saving (`train_wall`) — not the fit alone (`train_seconds`)."""
+    out = {f"test_{k}>={v}": test[k] >= v for k, v in QUALITY.items()}
+    return out | {
+        f"test_brier<={BRIER_MAX}": test["brier"] <= BRIER_MAX,
+        f"val_test_gaps<={GAP_MAX}": max(gaps.values()) <= GAP_MAX,
+        f"train<={SECONDS['train']}s": train_wall <= SECONDS["train"],
+        f"score_1m<={SECONDS['score_1m']}s": score_1m_seconds <= SECONDS["score_1m"],
+    }
+
+
 def run(gold: Path | None) -> dict:
     if gold is None and not REAL_CRASHES.is_dir():
         return {"skipped": f"real crashes not found at {REAL_CRASHES}"}
@@ -82,13 +94,6 @@ def run(gold: Path | None) -> dict:
 
     val, test = trained.metrics["validation"], trained.metrics["test"]
     gaps = {k: round(abs(val[k] - test[k]), 4) for k in ("roc_auc", "pr_auc", "f1", "brier")}
-    checks = {f"test_{k}>={v}": test[k] >= v for k, v in QUALITY.items()}
-    checks |= {
-        f"test_brier<={BRIER_MAX}": test["brier"] <= BRIER_MAX,
-        f"val_test_gaps<={GAP_MAX}": max(gaps.values()) <= GAP_MAX,
-        f"train<={SECONDS['train']}s": trained.train_seconds <= SECONDS["train"],
-        f"score_1m<={SECONDS['score_1m']}s": scored_1m.seconds <= SECONDS["score_1m"],
-    }
     return {
         "gold": source,
         "prepare_seconds": round(prepare_seconds, 1),
@@ -112,7 +117,7 @@ def run(gold: Path | None) -> dict:
         "train_cpu_seconds": round(train_cpu, 1),
         "score_all": {"rows": scored.rows, "seconds": round(scored.seconds, 2)},
         "score_1m": {"rows": rows_1m, "seconds": round(scored_1m.seconds, 2), "cpu_seconds": round(score_1m_cpu, 2)},
-        "checks": checks,
+        "checks": checks(test, gaps, train_wall, scored_1m.seconds),
         "cores": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 1),
     }
