@@ -45,6 +45,9 @@ class Scenario:
     gold_inode_after_failure: int
     narrow_after_failure: object
     future_crashes_in_gold_after_narrow_build: int
+    built_alone: object
+    built_after_alone: object
+    unit_counts_alone_then_after: tuple[int | None, int | None]
 
 
 def _digest(path: Path) -> str:
@@ -91,6 +94,35 @@ def _add_crash_in_the_future(warehouse: Path) -> None:
         )
 
 
+CRASH_BUILT_ALONE = "scenario-crash-built-without-its-units"
+
+
+def _add_crash_with_its_unit(warehouse: Path) -> None:
+    """A new crash and its one unit in one load, copied from rows already there."""
+    with duckdb.connect(str(warehouse)) as con:
+        last = con.execute("select max(_dlt_load_id) from raw.crashes").fetchone()[0]
+        load = f"{float(last) + 1:.6f}"
+        crash = con.execute(
+            "select crash_record_id from raw.crashes where crash_date < '2025' order by crash_record_id limit 1"
+        ).fetchone()[0]
+        con.execute(
+            "insert into raw.crashes select * replace (? as crash_record_id, ? as _dlt_load_id) "
+            "from raw.crashes where crash_record_id = ?",
+            [CRASH_BUILT_ALONE, load, crash],
+        )
+        con.execute(
+            "insert into raw.vehicles select * replace (? as crash_unit_id, ? as crash_record_id, "
+            "? as vehicle_id, 'DRIVER' as unit_type, ? as _dlt_load_id) from raw.vehicles limit 1",
+            [f"{CRASH_BUILT_ALONE}-unit", CRASH_BUILT_ALONE, f"{CRASH_BUILT_ALONE}-vehicle", load],
+        )
+
+
+def _unit_count_in(gold: Path, crash: str) -> int | None:
+    with duckdb.connect(str(gold), read_only=True) as con:
+        row = con.execute("select unit_count from marts.fct_crashes where crash_record_id = ?", [crash]).fetchone()
+    return row[0] if row else None
+
+
 def _future_crashes_in(gold: Path) -> int:
     with duckdb.connect(str(gold), read_only=True) as con:
         return con.execute(
@@ -107,6 +139,7 @@ def scenario(real_build: RealBuild, shared_data: Path, tmp_path_factory: pytest.
         mp.delenv("CRASHES_BRONZE_URL", raising=False)
         from ingestion.pipeline import ingest
         from transform import build
+        from transform.dbt import GOLD_BUILD_FILE, run_dbt
 
         load = write_second_load(shared_data, base / "second-load")
         ingest(source="replay", path=load.folder)
@@ -125,6 +158,14 @@ def scenario(real_build: RealBuild, shared_data: Path, tmp_path_factory: pytest.
         full_refresh = build(full_refresh=True)
         full_gold = shutil.copyfile(gold, base / "full-refresh.duckdb")
 
+        # An analyst's `dbt run --select fct_crashes`: a new crash built before its units'
+        # aggregate, then a whole build.
+        _add_crash_with_its_unit(real_build.warehouse)
+        alone = run_dbt(["run", "--select", "fct_crashes"])
+        unit_count_alone = _unit_count_in(real_build.home / GOLD_BUILD_FILE, CRASH_BUILT_ALONE)
+        after_alone = build()
+        unit_count_after = _unit_count_in(gold, CRASH_BUILT_ALONE)
+
         _add_crash_in_the_future(real_build.warehouse)
         digest, inode = _digest(gold), gold.stat().st_ino
         failed = build(select="fct_crashes")
@@ -134,6 +175,7 @@ def scenario(real_build: RealBuild, shared_data: Path, tmp_path_factory: pytest.
         yield Scenario(
             load, incremental, full_refresh, failed, Path(incremental_gold), Path(full_gold), log,
             digest, digest_after, inode, inode_after, narrow, _future_crashes_in(gold),
+            alone, after_alone, (unit_count_alone, unit_count_after),
         )  # fmt: skip
 
 
@@ -267,3 +309,9 @@ def test_marts_of_a_failed_build_never_reach_gold_through_a_later_narrow_build(s
     assert scenario.narrow_after_failure.ok, scenario.narrow_after_failure.summary()
     assert scenario.narrow_after_failure.published is not None
     assert scenario.future_crashes_in_gold_after_narrow_build == 0
+
+
+def test_a_crash_built_before_its_units_aggregate_gets_its_units_on_the_next_build(scenario: Scenario) -> None:
+    assert scenario.built_alone.success, scenario.built_alone.error
+    assert scenario.built_after_alone.ok, scenario.built_after_alone.summary()
+    assert scenario.unit_counts_alone_then_after == (0, 1)

@@ -6,23 +6,31 @@
 ) }}
 {#- One row per crash: typed attributes, unit and people aggregates, derived features.
 
-    Incremental: a crash is rebuilt when a newer load touched it, one of its units or one of
-    its people (the aggregates carry their newest load), and every crash whose location was
-    unusable is re-imputed, because the beat medians it borrows move with new data. That keeps
-    an incremental build equal to a full one. -#}
+    Incremental: a crash is rebuilt when a newer load touched it, or when its unit or people
+    aggregate carries a newer load than the one this row was built from (kept per crash in
+    unit_last_load_id / person_last_load_id, so it holds even when this model is built without
+    the aggregates, e.g. `--select fct_crashes`), and every crash whose location was unusable
+    is re-imputed, because the beat medians it borrows move with new data. That keeps an
+    incremental build equal to a full one. -#}
 with
 
 {% if is_incremental() %}
+{#- A table built before these columns existed holds no per-crash loads: rebuild them all once. -#}
+{%- set held_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+{%- set held_unit_load = 'held.unit_last_load_id' if 'unit_last_load_id' in held_columns else 'null' -%}
+{%- set held_person_load = 'held.person_last_load_id' if 'person_last_load_id' in held_columns else 'null' -%}
 changed as (
 
     select crash_record_id from {{ ref('stg_chicago__crashes') }}
     where {{ newer_loads('load_id') }}
     union
-    select crash_record_id from {{ ref('int_vehicles_aggregated_to_crashes') }}
-    where {{ newer_loads('last_load_id') }}
+    select units.crash_record_id from {{ ref('int_vehicles_aggregated_to_crashes') }} as units
+    left join {{ this }} as held on units.crash_record_id = held.crash_record_id
+    where units.last_load_id > coalesce({{ held_unit_load }}, '')
     union
-    select crash_record_id from {{ ref('int_people_aggregated_to_crashes') }}
-    where {{ newer_loads('last_load_id') }}
+    select people.crash_record_id from {{ ref('int_people_aggregated_to_crashes') }} as people
+    left join {{ this }} as held on people.crash_record_id = held.crash_record_id
+    where people.last_load_id > coalesce({{ held_person_load }}, '')
     union
     select crash_record_id from {{ this }}
     where not has_valid_location
@@ -184,7 +192,9 @@ final as (
         cast(imputed.load_id as varchar) as load_id,
         cast(
             greatest(imputed.load_id, vehicles.last_load_id, people.last_load_id) as varchar
-        ) as last_load_id
+        ) as last_load_id,
+        cast(vehicles.last_load_id as varchar) as unit_last_load_id,
+        cast(people.last_load_id as varchar) as person_last_load_id
 
     from imputed
     left join vehicles on imputed.crash_record_id = vehicles.crash_record_id
