@@ -9,19 +9,25 @@
     literal: DuckDB pushes a constant filter into the raw scans (and skips row groups of old loads
     by their min/max), which it cannot do for a subquery. Load ids are digits and a dot, so the
     literal needs no escaping; anything else is refused. The `id:` prefix keeps dbt's result
-    table from reading the id as a number. -#}
+    table from reading the id as a number. Read once per model and column: the value is kept in
+    the `model` dict of this render, which every macro the model calls shares. -#}
 {% macro load_watermark(watermark_column='last_load_id') -%}
     {%- if not execute -%}
         {{- return('') -}}
     {%- endif -%}
-    {%- set found = run_query(
-        "select 'id:' || coalesce(max(" ~ watermark_column ~ "), '') from " ~ this
-    ) -%}
-    {%- set watermark = (found.columns[0].values()[0] | string)[3:] -%}
-    {%- if modules.re.fullmatch('[0-9.]*', watermark) is none -%}
-        {{- exceptions.raise_compiler_error('unexpected load id ' ~ watermark ~ ' in ' ~ this) -}}
+    {%- set cache = model.setdefault('load_watermarks', {}) -%}
+    {%- set key = this ~ '.' ~ watermark_column -%}
+    {%- if key not in cache -%}
+        {%- set found = run_query(
+            "select 'id:' || coalesce(max(" ~ watermark_column ~ "), '') from " ~ this
+        ) -%}
+        {%- set watermark = (found.columns[0].values()[0] | string)[3:] -%}
+        {%- if modules.re.fullmatch('[0-9.]*', watermark) is none -%}
+            {{- exceptions.raise_compiler_error('unexpected load id ' ~ watermark ~ ' in ' ~ this) -}}
+        {%- endif -%}
+        {%- do cache.update({key: watermark}) -%}
     {%- endif -%}
-    {{- return(watermark) -}}
+    {{- return(cache[key]) -}}
 {%- endmacro %}
 
 {#- For aggregates per crash: on an incremental build, keep the rows of every crash that has a
