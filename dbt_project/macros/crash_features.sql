@@ -35,3 +35,9 @@
         false
     )
 {%- endmacro %}
+
+{#- Cyclists: the road-user group of a person or unit type, the same in fct_people and in the
+    per-crash aggregates of people and of units. -#}
+{% macro is_cyclist(type_column) -%}
+    {{ type_column }} in ('BICYCLE', 'NON-MOTOR VEHICLE')
+{%- endmacro %}

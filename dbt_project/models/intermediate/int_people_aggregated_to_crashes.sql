@@ -35,7 +35,7 @@ people_aggregated as (
         count(*) filter (where person_type = 'DRIVER') as driver_count,
         count(*) filter (where person_type = 'PASSENGER') as passenger_count,
         count(*) filter (where person_type = 'PEDESTRIAN') as pedestrian_count,
-        count(*) filter (where person_type in ('BICYCLE', 'NON-MOTOR VEHICLE')) as cyclist_count,
+        count(*) filter (where {{ is_cyclist('person_type') }}) as cyclist_count,
         count(*) filter (where injury_classification = 'FATAL') as fatal_person_count,
         count(*) filter (
             where injury_classification = 'INCAPACITATING INJURY'

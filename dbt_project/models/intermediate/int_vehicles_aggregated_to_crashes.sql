@@ -25,7 +25,7 @@ aggregated as (
         count(*) filter (where unit_type = 'PARKED') as parked_vehicle_count,
         count(*) filter (where unit_type = 'DRIVERLESS') as driverless_vehicle_count,
         count(*) filter (where unit_type = 'PEDESTRIAN') as pedestrian_unit_count,
-        count(*) filter (where unit_type in ('BICYCLE', 'NON-MOTOR VEHICLE')) as cyclist_unit_count,
+        count(*) filter (where {{ is_cyclist('unit_type') }}) as cyclist_unit_count,
         count(*) filter (where is_commercial_vehicle) as commercial_vehicle_count,
         max(load_id) as last_load_id
 

@@ -71,7 +71,7 @@ final as (
                 when person_type = 'DRIVER' then 'driver'
                 when person_type = 'PASSENGER' then 'passenger'
                 when person_type = 'PEDESTRIAN' then 'pedestrian'
-                when person_type in ('BICYCLE', 'NON-MOTOR VEHICLE') then 'cyclist'
+                when {{ is_cyclist('person_type') }} then 'cyclist'
                 else 'other'
             end as varchar
         ) as road_user,
