@@ -33,23 +33,36 @@ def mart_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in rows]
 
 
-def check_columns(available: list[str] | tuple[str, ...], needed: tuple[str, ...], where: str) -> None:
-    """Refuse a mart that lacks what the model reads, naming every missing column."""
+def check_columns(
+    available: list[str] | tuple[str, ...], needed: tuple[str, ...] | list[str], where: str, model: str | None = None
+) -> None:
+    """Refuse a mart that lacks what the model reads, naming every missing column; for a saved
+    `model` (its version), with the hint to retrain it on the mart as it is now."""
     if not available:
         raise CrashesError(f"{where} has no {MART}: run `crashes build` first")
     missing = [c for c in needed if c not in available]
+    if missing and model:
+        raise CrashesError(
+            f"model {model} reads column(s) the feature mart in {where} no longer has: {', '.join(missing)}; "
+            "retrain with `crashes train`"
+        )
     if missing:
         raise CrashesError(f"{MART} in {where} lacks column(s) the model needs: {', '.join(missing)}")
 
 
-def read_mart_arrow(columns: tuple[str, ...], gold: Path | None = None, ordered: bool = True) -> pa.Table:
-    """The mart's rows (only `columns`) from the gold snapshot (or another DuckDB file); ordered by
+def select_mart(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...], ordered: bool = True) -> pa.Table:
+    """The mart's rows (only `columns`, already checked) on an open gold connection; ordered by
     key when training, so the same mart always gives the same folds and trees."""
+    select = ", ".join(f'"{c}"' for c in columns)
+    order = f" order by {KEY}" if ordered else ""
+    return con.sql(f"select {select} from {MART}{order}").to_arrow_table()
+
+
+def read_mart_arrow(columns: tuple[str, ...], gold: Path | None = None, ordered: bool = True) -> pa.Table:
+    """The mart's rows (only `columns`) from the gold snapshot (or another DuckDB file)."""
     with connect(gold) as con:
         check_columns(mart_columns(con), columns, str(gold or "gold"))
-        select = ", ".join(f'"{c}"' for c in columns)
-        order = f" order by {KEY}" if ordered else ""
-        return con.sql(f"select {select} from {MART}{order}").to_arrow_table()
+        return select_mart(con, columns, ordered)
 
 
 def read_mart(columns: tuple[str, ...], gold: Path | None = None, ordered: bool = True) -> pd.DataFrame:

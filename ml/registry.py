@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline
 from crashes import __version__
 from crashes.config import get_settings
 from crashes.errors import CrashesError
+from ml.data import check_columns
 from ml.features import FEATURE_FORMAT
 
 MODEL_FILE = "model.joblib"
@@ -135,28 +136,23 @@ def current_model() -> RegisteredModel | None:
     return registered(version) if version else None
 
 
-def load(version: str, mart_columns: list[str] | tuple[str, ...] | None = None) -> LoadedModel:
-    """A version's fitted pipeline; with `mart_columns`, refuse a mart that lacks its inputs."""
+def load(version: str, mart_columns: list[str] | tuple[str, ...] | None = None, where: str = "gold") -> LoadedModel:
+    """A version's fitted pipeline; with `mart_columns` (of the mart in `where`), refuse a mart
+    that lacks its inputs."""
     info = registered(version)
     if info.metadata.get("feature_format") != FEATURE_FORMAT:
         raise CrashesError(
             f"model {version} was trained by an older ml package (feature format "
             f"{info.metadata.get('feature_format')}, now {FEATURE_FORMAT}); retrain with `crashes train`"
         )
-    needed = info.metadata.get("input_columns", [])
     if mart_columns is not None:
-        missing = [c for c in needed if c not in mart_columns]
-        if missing:
-            raise CrashesError(
-                f"model {version} reads column(s) the feature mart no longer has: {', '.join(missing)}; "
-                "retrain with `crashes train`"
-            )
+        check_columns(mart_columns, info.metadata.get("input_columns", []), where, model=version)
     pipeline = joblib.load(info.path / MODEL_FILE)
     return LoadedModel(version=info.version, path=info.path, metadata=info.metadata, pipeline=pipeline)
 
 
-def load_current(mart_columns: list[str] | tuple[str, ...] | None = None) -> LoadedModel:
+def load_current(mart_columns: list[str] | tuple[str, ...] | None = None, where: str = "gold") -> LoadedModel:
     info = current_model()
     if info is None:
         raise CrashesError(f"no current model in {_models_dir()}: run `crashes train` first")
-    return load(info.version, mart_columns)
+    return load(info.version, mart_columns, where)

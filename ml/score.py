@@ -25,7 +25,7 @@ from crashes.config import get_settings
 from crashes.errors import CrashesError
 from crashes.gold import connect
 from ml import registry
-from ml.data import mart_columns, read_mart_arrow
+from ml.data import mart_columns, select_mart
 from ml.features import EXCLUDED_FROM_MART, FLAGS, KEY, NUMERIC
 from ml.inputs import KNOWN, TEXT, convert_frame
 
@@ -100,10 +100,9 @@ def _write_scores(table: pa.Table, version: str, scored_at: datetime) -> Path:
 def score_all(gold: Path | None = None) -> ScoreResult:
     """Score every crash in the gold feature mart with the current model; write the scores."""
     started = time.perf_counter()
-    with connect(gold) as con:
-        available = mart_columns(con)
-    model = registry.load_current(available)
-    mart = read_mart_arrow((KEY, *model.metadata["input_columns"]), gold, ordered=False)
+    with connect(gold) as con:  # one read of gold: its columns checked against the model's, then its rows
+        model = registry.load_current(mart_columns(con), where=str(gold or "gold"))
+        mart = select_mart(con, (KEY, *model.metadata["input_columns"]), ordered=False)
     frame = mart.to_pandas()
     probability = model.probabilities(frame)
     flagged = probability >= model.threshold

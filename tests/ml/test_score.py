@@ -15,6 +15,7 @@ from ml import registry
 from ml.data import SCORING_COLUMNS, read_mart
 from ml.score import predict_one, record_frame, score_all, score_frame
 from tests.ml.conftest import Trained
+from tests.ml.synthetic import mart_frame, write_gold
 
 SCORES_TYPES = {
     "crash_record_id": "VARCHAR",
@@ -175,3 +176,11 @@ def test_left_out_coordinates_are_missing_not_imputed() -> None:
 def test_scoring_without_a_model_is_one_clear_error(crashes_home, trained: Trained) -> None:  # noqa: ANN001
     with pytest.raises(CrashesError, match="no current model"):
         score_all(gold=trained.gold)
+
+
+def test_scoring_a_mart_without_a_models_column_says_retrain(in_trained_home: Trained, tmp_path) -> None:  # noqa: ANN001
+    gold = write_gold(mart_frame(per_year=50), tmp_path / "gold.duckdb", drop=("first_crash_type",))
+    with pytest.raises(CrashesError, match=f"in {gold} no longer has: first_crash_type; retrain with `crashes train`"):
+        score_all(gold=gold)
+    with pytest.raises(CrashesError, match="has no marts.ml_hit_and_run_features: run `crashes build` first"):
+        registry.load_current([])
