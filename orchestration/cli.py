@@ -154,22 +154,17 @@ def docs(
     host: Annotated[str, typer.Option(help="Interface for --serve; 0.0.0.0 only in a container.")] = "127.0.0.1",
 ) -> None:
     """Generate the dbt docs site (and serve it with --serve)."""
-    from crashes.config import get_settings
     from orchestration.lock import pipeline_lock
-    from transform.docs import generate, make_server
+    from transform import docs as run_docs
 
     # Generating reads the warehouse (dbt opens it), so it queues behind a running pipeline like
-    # any writer; serving reads only the generated files, so the lock is released first.
-    with pipeline_lock(wait=True, on_wait=lambda line: typer.echo(line, err=True)):
-        site = generate()
-    typer.echo(f"dbt docs generated: {site / 'index.html'} (single file: {site / 'static_index.html'})")
-    if serve:
-        server = make_server(site, port or get_settings().docs_port, host)
-        typer.echo(f"serving dbt docs on http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)")
-        try:
-            server.serve_forever()
-        finally:
-            server.server_close()
+    # any writer; serving reads only the generated files, outside the lock.
+    run_docs(
+        serve=serve,
+        port=port,
+        host=host,
+        guard=lambda: pipeline_lock(wait=True, on_wait=lambda line: typer.echo(line, err=True)),
+    )
 
 
 # --------------------------------------------------------------------------- ml

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -45,9 +47,17 @@ def make_server(site: Path, port: int, host: str = "127.0.0.1") -> ThreadingHTTP
         raise CrashesError(f"cannot serve docs on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def docs(serve: bool = False, port: int | None = None, host: str = "127.0.0.1") -> Path:
-    """Generate the docs site; with `serve`, serve it until interrupted."""
-    site = generate()
+def docs(
+    serve: bool = False,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    guard: Callable[[], AbstractContextManager[object]] = nullcontext,
+) -> Path:
+    """Generate the docs site; with `serve`, serve it until interrupted. `guard` is held while
+    generating only (the CLI passes the pipeline lock, since dbt opens the warehouse); serving
+    reads just the site files."""
+    with guard():
+        site = generate()
     print(f"dbt docs generated: {site / 'index.html'} (single file: {site / 'static_index.html'})")
     if serve:
         server = make_server(site, port or get_settings().docs_port, host)
