@@ -1,7 +1,8 @@
-"""The ml registry's current model, read from files (`models/current` + `<version>/metadata.json`).
+"""The ml registry's current model, read from its files (`models/CURRENT` naming a version,
+`<version>/metadata.json` as `ml.train` writes it; see ml/registry.py).
 
-Read defensively and without importing `ml`: status and metrics must answer even when the
-registry is empty, half written or in an older shape, and must stay cheap at scrape time.
+Read without importing `ml` (xgboost, scikit-learn): status, the metrics scrape and the dashboard
+must stay cheap, and must answer "no model" rather than fail on an empty or half-written registry.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 from crashes.config import get_settings
 
-_METRIC_KEYS = ("test_metrics", "metrics_test", "test", "metrics")
+POINTER = "CURRENT"  # ml.registry.POINTER
+METADATA_FILE = "metadata.json"  # ml.registry.METADATA_FILE
 # Shown first when describing a model, in this order.
 _HEADLINE = ("roc_auc", "pr_auc", "f1", "brier")
 
@@ -26,16 +28,9 @@ class ModelInfo:
 
     @property
     def test_metrics(self) -> dict[str, float]:
-        """Numeric test-set metrics (roc_auc, pr_auc, ...), wherever the metadata nests them."""
-        for key in _METRIC_KEYS:
-            block = self.metadata.get(key)
-            if isinstance(block, dict):
-                if isinstance(block.get("test"), dict):
-                    block = block["test"]
-                numbers = _numbers(block)
-                if numbers:
-                    return numbers
-        return {}
+        """The numeric test-year metrics (roc_auc, pr_auc, ...) of `metadata["metrics"]["test"]`."""
+        test = (self.metadata.get("metrics") or {}).get("test")
+        return _numbers(test) if isinstance(test, dict) else {}
 
     def describe(self) -> str:
         ranked = sorted(
@@ -43,7 +38,7 @@ class ModelInfo:
             key=lambda kv: (_HEADLINE.index(kv[0]) if kv[0] in _HEADLINE else len(_HEADLINE), kv[0]),
         )
         metrics = ", ".join(f"{k} {v:.3f}" for k, v in ranked[:4])
-        trained = self.metadata.get("trained_at") or self.metadata.get("created_at")
+        trained = self.metadata.get("created_at")
         parts = [self.version] + ([f"trained {trained}"] if trained else []) + ([metrics] if metrics else [])
         return " · ".join(parts)
 
@@ -52,33 +47,18 @@ def _numbers(block: dict[str, Any]) -> dict[str, float]:
     return {str(k): float(v) for k, v in block.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
-def _current_version(models: Path) -> str | None:
-    pointer = models / "current"
-    if pointer.is_symlink() or pointer.is_dir():
-        return pointer.resolve().name
-    for candidate in (pointer, models / "current.txt", models / "CURRENT"):
-        if candidate.is_file():
-            text = candidate.read_text().strip()
-            return text or None
-    as_json = models / "current.json"
-    if as_json.is_file():
-        data = json.loads(as_json.read_text())
-        version = data.get("version") if isinstance(data, dict) else None
-        return str(version) if version else None
-    return None
-
-
 def current_model(models: Path | None = None) -> ModelInfo | None:
     """The current model, or None when there is none (or the pointer leads nowhere)."""
     models = models or get_settings().models_dir
     try:
-        version = _current_version(models)
+        pointer = models / POINTER
+        version = pointer.read_text().strip() if pointer.is_file() else ""
         if not version:
             return None
         folder = models / version
         if not folder.is_dir():
             return None
-        meta_file = folder / "metadata.json"
+        meta_file = folder / METADATA_FILE
         metadata = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
         if not isinstance(metadata, dict):
             metadata = {}

@@ -1,4 +1,4 @@
-"""The registry reader answers for every pointer shape and never raises on a half-written registry."""
+"""The light registry reader follows ml's layout and never raises on a half-written registry."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration import model_info
 from orchestration.model_info import current_model
 
 
@@ -15,17 +16,14 @@ def _model(models: Path, version: str, metadata: object) -> None:
     (models / version / "metadata.json").write_text(json.dumps(metadata))
 
 
-@pytest.mark.parametrize("pointer", ["symlink", "current", "current.txt", "current.json"])
-def test_pointer_shapes(crashes_home: Path, pointer: str) -> None:
+def test_reads_the_registry_layout_ml_writes(crashes_home: Path) -> None:
+    from ml import registry
+
+    assert (model_info.POINTER, model_info.METADATA_FILE) == (registry.POINTER, registry.METADATA_FILE)
     models = crashes_home / "models"
-    _model(models, "v1", {"metrics": {"test": {"roc_auc": 0.7, "n": 10, "ok": True}}, "trained_at": "2024-04-01"})
-    _model(models, "v2", {"test_metrics": {"roc_auc": 0.73, "pr_auc": 0.5}})
-    if pointer == "symlink":
-        (models / "current").symlink_to(models / "v2", target_is_directory=True)
-    elif pointer == "current.json":
-        (models / pointer).write_text(json.dumps({"version": "v2"}))
-    else:
-        (models / pointer).write_text("v2\n")
+    _model(models, "v1", {"metrics": {"test": {"roc_auc": 0.7}}, "created_at": "2024-04-01T00:00:00"})
+    _model(models, "v2", {"metrics": {"validation": {"roc_auc": 0.9}, "test": {"roc_auc": 0.73, "pr_auc": 0.5}}})
+    (models / "CURRENT").write_text("v2\n")
     model = current_model()
     assert model is not None and model.version == "v2"
     assert model.test_metrics == {"roc_auc": 0.73, "pr_auc": 0.5}
@@ -35,7 +33,7 @@ def test_pointer_shapes(crashes_home: Path, pointer: str) -> None:
 def test_nested_metrics_skip_non_numbers(crashes_home: Path) -> None:
     models = crashes_home / "models"
     _model(models, "v1", {"metrics": {"test": {"roc_auc": 0.7, "n": 10, "ok": True, "name": "x"}}})
-    (models / "current").write_text("v1")
+    (models / "CURRENT").write_text("v1")
     model = current_model()
     assert model is not None and model.test_metrics == {"roc_auc": 0.7, "n": 10.0}
 
@@ -47,16 +45,16 @@ def test_no_or_broken_registry_is_no_model_not_an_error(crashes_home: Path, stat
     models = crashes_home / "models"
     models.mkdir()
     if state == "dangling pointer":
-        (models / "current").write_text("v9")
+        (models / "CURRENT").write_text("v9")
     elif state == "blank pointer":
-        (models / "current").write_text("  \n")
+        (models / "CURRENT").write_text("  \n")
     elif state == "broken json":
         (models / "v1").mkdir()
         (models / "v1" / "metadata.json").write_text("{not json")
-        (models / "current").write_text("v1")
+        (models / "CURRENT").write_text("v1")
     elif state == "metadata not an object":
         _model(models, "v1", [1, 2])
-        (models / "current").write_text("v1")
+        (models / "CURRENT").write_text("v1")
     model = current_model()
     if state == "metadata not an object":
         assert model is not None and model.metadata == {} and model.test_metrics == {}

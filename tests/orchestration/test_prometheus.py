@@ -33,7 +33,7 @@ def _record_history(home: Path) -> None:
     (home / "models" / "v20240401" / "metadata.json").write_text(
         json.dumps({"version": "v20240401", "metrics": {"test": {"roc_auc": 0.71, "pr_auc": 0.44}}})
     )
-    (home / "models" / "current").write_text("v20240401")
+    (home / "models" / "CURRENT").write_text("v20240401")
 
     def ingest() -> StageOutcome:
         raw = {"rows": {"crashes": 900, "vehicles": 1800, "people": 1900}, "newest": NEWEST}
