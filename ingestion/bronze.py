@@ -7,16 +7,15 @@ standard credentials and endpoint settings). Completed loads are listed from dlt
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dlt
-import pyarrow as pa
-import pyarrow.parquet as pq
+import duckdb
 from dlt.common.configuration import resolve_configuration
 from dlt.common.storages.configuration import FilesystemConfiguration
 from dlt.common.storages.fsspec_filesystem import fsspec_from_config
 from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
 
 from crashes.config import Settings, get_settings
 
@@ -89,16 +88,19 @@ class Bronze:
                 out.append(BronzeFile(table, lid, info["name"], int(info.get("size") or 0)))
         return sorted(out, key=lambda f: (float(f.load_id), f.path))
 
-    def read_columns(self, file: BronzeFile, columns: list[str]) -> pa.Table:
-        with self.fs.open(file.path, "rb") as fh:
-            return pq.read_table(fh, columns=columns)
+    def location(self, file: BronzeFile) -> str:
+        """Where DuckDB finds the file once `attach_to` has run: a local path, or a URL."""
+        return file.path if self.is_local else self.fs.unstrip_protocol(file.path)
 
-    def read(self, file: BronzeFile) -> Iterator[pa.Table]:
-        """Stream a bronze file in record batches so memory stays flat on big loads."""
-        with self.fs.open(file.path, "rb") as fh:
-            pf = pq.ParquetFile(fh)
-            for batch in pf.iter_batches(batch_size=200_000):
-                yield pa.Table.from_batches([batch])
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, LocalFileSystem)
+
+    def attach_to(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Let DuckDB read bronze: local files natively, remote ones through the same fsspec
+        filesystem (and credentials) dlt writes them with."""
+        if not self.is_local:
+            con.register_filesystem(self.fs)
 
 
 def open_bronze(settings: Settings | None = None) -> Bronze:

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import dlt
 import pyarrow.parquet as pq
 import pytest
 
@@ -223,3 +224,29 @@ def test_older_replay_never_overwrites_a_newer_raw_row(crashes_home: Path, tmp_p
     }
     # The dropped versions are not lost: bronze holds both deliveries in full.
     assert sum(pq.read_table(f).num_rows for f in bronze_files(crashes_home, "crashes")) == 9
+
+
+def _raw_disposition(home: Path) -> str:
+    pipeline = dlt.attach("crashes_raw", pipelines_dir=str(home / "pipelines"))
+    return pipeline.default_schema.get_table("crashes")["write_disposition"]
+
+
+def test_a_sync_that_replaces_no_raw_row_appends_and_one_that_does_merges(crashes_home: Path, tmp_path: Path) -> None:
+    """Appending is a merge when no key is already in raw (one DuckDB write instead of three);
+    as soon as one incoming key is, the sync merges, and raw still holds one row per key."""
+    first = ingest(
+        source="replay", path=_ndjson(tmp_path / "crashes_1.jsonl", [GOOD, {**GOOD, "crash_record_id": "b1"}])
+    )
+    assert first.raw_rows == {"crashes": 2}
+    assert _raw_disposition(crashes_home) == "append"
+
+    ingest(source="replay", path=_ndjson(tmp_path / "crashes_2.jsonl", [{**GOOD, "crash_record_id": "c1"}]))
+    assert _raw_disposition(crashes_home) == "append"
+    assert raw_count(crashes_home, "crashes") == 3
+
+    changed = [{**GOOD, "weather_condition": "SNOW"}, {**GOOD, "crash_record_id": "d1"}]
+    result = ingest(source="replay", path=_ndjson(tmp_path / "crashes_3.jsonl", changed))
+    assert _raw_disposition(crashes_home) == "merge"
+    assert result.raw_rows == {"crashes": 4}
+    rows = dict(raw_query(crashes_home, "select crash_record_id, weather_condition from raw.crashes"))
+    assert rows == {"a1": "SNOW", "b1": None, "c1": None, "d1": None}
