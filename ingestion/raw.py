@@ -176,11 +176,11 @@ def _merged_tables(bronze: Bronze, files: Sequence[BronzeFile], versions: Versio
     """The rows to merge, read and filtered by DuckDB (in parallel, no Python loop over rows),
     streamed to dlt in large tables (dlt's cost is per table)."""
     locations = [bronze.location(f) for f in files]
-    file_index = np.concatenate([np.full(int(m.sum()), i, np.int32) for i, m in enumerate(versions.masks)])
-    picked = pa.table(  # noqa: F841 - read by DuckDB by name
+    bronze_files = pa.table({"f": pa.array(range(len(files)), pa.int32()), "filename": locations})  # noqa: F841
+    picked = pa.table(  # noqa: F841 - read by DuckDB by name; integers only, so its hash table stays small
         {
-            "filename": pa.array(locations, pa.string()).take(pa.array(file_index)),
-            "r": pa.array(np.concatenate([np.flatnonzero(m) for m in versions.masks])),
+            "f": np.concatenate([np.full(int(m.sum()), i, np.int32) for i, m in enumerate(versions.masks)]),
+            "r": np.concatenate([np.flatnonzero(m) for m in versions.masks]),
         }
     )
     relation = "read_parquet($files, union_by_name = true, filename = true, file_row_number = true)"
@@ -197,7 +197,8 @@ def _merged_tables(bronze: Bronze, files: Sequence[BronzeFile], versions: Versio
         reader = con.sql(
             f"""select {", ".join(data)}, {bronze_load} as _bronze_load_id
                 from {relation} b
-                semi join picked p on p.filename = b.filename and p.r = b.file_row_number""",  # noqa: S608
+                join bronze_files using (filename)
+                semi join picked p on p.f = bronze_files.f and p.r = b.file_row_number""",  # noqa: S608
             params={"files": locations},
         ).to_arrow_reader(batch_size=CHUNK_ROWS)
         for batch in reader:
