@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import dlt
 import duckdb
 import pyarrow as pa
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -21,7 +22,7 @@ from crashes import warehouse
 from crashes.config import Settings, get_settings
 from crashes.errors import CrashesError
 from ingestion.bronze import bronze_pipeline, open_bronze
-from ingestion.raw import SyncCounts, bronze_to_raw, raw_pipeline, synced_loads
+from ingestion.raw import SyncCounts, bronze_to_raw, drop_repeated_rows, raw_pipeline, synced_loads
 from ingestion.socrata.settings import DATASETS, parse_datasets
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -91,29 +92,51 @@ def raw_row_counts(settings: Settings) -> dict[str, int]:
         }
 
 
-def _step_error(exc: PipelineStepFailed) -> CrashesError:
+def _step_error(exc: BaseException, step: str) -> CrashesError:
     """dlt wraps the cause several levels deep; the user needs the innermost message."""
     cause: BaseException = exc
     while cause.__cause__ is not None or cause.__context__ is not None:
         cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    if isinstance(cause, CrashesError):
+        return cause
     if isinstance(cause, duckdb.IOException) and "lock" in str(cause).lower():
         return warehouse.lock_error(cause)
     message = " ".join(str(cause).split())[:500]
-    return CrashesError(f"ingest failed at dlt step '{exc.step}': {type(cause).__name__}: {message}")
+    return CrashesError(f"ingest failed at {step}: {type(cause).__name__}: {message}")
+
+
+def _finish_interrupted(pipeline: dlt.Pipeline) -> None:
+    """Load what a killed run left packaged for raw (dlt re-runs the jobs not marked done), then
+    repair what re-running an append job may have doubled."""
+    interrupted = [*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()]
+    if not interrupted:
+        return
+    try:
+        pipeline.run(loader_file_format="parquet")  # no data: dlt only finishes pending packages
+    except PipelineStepFailed as exc:
+        raise _step_error(exc, f"dlt step '{exc.step}' of an interrupted raw load") from exc
+    with warehouse.connect() as con:
+        drop_repeated_rows(con, interrupted)
 
 
 def sync_raw(settings: Settings) -> tuple[list[str], SyncCounts]:
     """Merge every completed bronze load that raw does not hold yet."""
     counts = SyncCounts()
+    pipeline = raw_pipeline(settings)
+    _finish_interrupted(pipeline)
     bronze = open_bronze(settings)
     done = synced_loads(settings)
     pending = [lid for lid in bronze.completed_loads() if lid not in done]
     if pending:
-        pipeline = raw_pipeline(settings)
         try:
-            pipeline.run(bronze_to_raw(bronze, pending, counts, settings.warehouse_path), loader_file_format="parquet")
+            # Building the source reads bronze and raw already (it ranks the versions).
+            source = bronze_to_raw(bronze, pending, counts, settings.warehouse_path)
+        except (duckdb.Error, OSError) as exc:
+            raise _step_error(exc, "reading bronze for raw") from exc
+        try:
+            pipeline.run(source, loader_file_format="parquet")
         except PipelineStepFailed as exc:
-            raise _step_error(exc) from exc
+            raise _step_error(exc, f"dlt step '{exc.step}'") from exc
     return pending, counts
 
 
@@ -165,7 +188,7 @@ def ingest(
     try:
         bronze.run(extraction, loader_file_format="parquet")
     except PipelineStepFailed as exc:
-        raise _step_error(exc) from exc
+        raise _step_error(exc, f"dlt step '{exc.step}'") from exc
     delivered = {t: n for t, n in bronze.last_trace.last_normalize_info.row_counts.items() if t in DATASETS}
 
     loads, counts = sync_raw(settings)

@@ -23,6 +23,7 @@ from dlt.sources import DltResource
 
 from crashes import warehouse
 from crashes.config import Settings
+from crashes.errors import CrashesError
 from ingestion.bronze import Bronze, BronzeFile
 from ingestion.socrata.records import rejected_rows, usable_key
 from ingestion.socrata.settings import CURSOR_COLUMN, DATASETS, DatasetSpec
@@ -97,9 +98,32 @@ def _attach_raw_versions(con: duckdb.DuckDBPyConnection, warehouse_path: Path | 
             [DATASET_NAME, spec.table],
         ).fetchall()
     }
-    if not {spec.key, CURSOR_COLUMN} <= present:
+    if not present:
         return None
-    return f'select "{spec.key}" as k, "{CURSOR_COLUMN}" as u from wh."{DATASET_NAME}"."{spec.table}"'  # noqa: S608
+    if spec.key not in present:
+        raise CrashesError(f"raw.{spec.table} has no {spec.key} column: rebuild raw from bronze (delete the warehouse)")
+    # Without the cursor column every raw row ranks as undated (it still counts as held, so the
+    # sync merges rather than appends).
+    cursor = _quote(CURSOR_COLUMN) if CURSOR_COLUMN in present else "null::varchar"
+    return f'select "{spec.key}" as k, {cursor} as u from wh."{DATASET_NAME}"."{spec.table}"'  # noqa: S608
+
+
+# Columns the sync adds to what it reads from bronze: dlt's column names never hold a space.
+FILE_INDEX = '"bronze file"'
+ROW_INDEX = '"bronze row"'
+
+
+def _positioned(bronze: Bronze, files: Sequence[BronzeFile]) -> tuple[str, dict[str, str]]:
+    """SQL over the bronze files with each row's file (its index in `files`) and position in that
+    file, and its parameters. One scan per file with an empty OVER keeps the file's row order
+    (DuckDB's documented order preservation, on by default), so row_number() is the position;
+    read_parquet's own file name and row number columns would clash with data columns of those
+    names, which bronze keeps."""
+    parts = [
+        f"(select *, {index} as {FILE_INDEX}, row_number() over () - 1 as {ROW_INDEX} from read_parquet($f{index}))"  # noqa: S608
+        for index in range(len(files))
+    ]
+    return " union all by name ".join(parts), {f"f{index}": bronze.location(f) for index, f in enumerate(files)}
 
 
 @dataclass
@@ -129,18 +153,16 @@ def newest_versions(
     The warehouse is read (read-only) here, before dlt opens it to load."""
     if not files:
         return Versions([], [], replaces_raw=False)
-    locations = [bronze.location(f) for f in files]
+    rows, params = _positioned(bronze, files)
     with duckdb.connect() as con:
         bronze.attach_to(con)
-        read = con.sql(
+        keys = con.sql(
             f"""select {_quote(spec.key)}::varchar as k, {_quote(CURSOR_COLUMN)}::varchar as u,
-                    filename, file_row_number as r
-                from read_parquet($files, union_by_name = true, filename = true, file_row_number = true)""",  # noqa: S608
-            params={"files": locations},
+                    {FILE_INDEX}::integer as f, {ROW_INDEX}::bigint as r
+                from ({rows})""",  # noqa: S608
+            params=params,
         ).to_arrow_table()
-        file_of_row = pc.index_in(read.column("filename"), value_set=pa.array(locations, pa.string()))
-        keys = pa.table({"k": read.column("k"), "u": read.column("u"), "f": file_of_row, "r": read.column("r")})
-        sizes = np.bincount(file_of_row.to_numpy(), minlength=len(files))
+        sizes = np.bincount(keys.column("f").to_numpy(), minlength=len(files))
         masks = [np.zeros(n, dtype=bool) for n in sizes]
         # Keyless rows are rejects (split_by_key, same rule): never ranked, never merged.
         usable = usable_key(keys.column("k"))
@@ -175,31 +197,28 @@ def _quote(name: str) -> str:
 def _merged_tables(bronze: Bronze, files: Sequence[BronzeFile], versions: Versions) -> Iterator[pa.Table]:
     """The rows to merge, read and filtered by DuckDB (in parallel, no Python loop over rows),
     streamed to dlt in large tables (dlt's cost is per table)."""
-    locations = [bronze.location(f) for f in files]
-    bronze_files = pa.table({"f": pa.array(range(len(files)), pa.int32()), "filename": locations})  # noqa: F841
     picked = pa.table(  # noqa: F841 - read by DuckDB by name; integers only, so its hash table stays small
         {
             "f": np.concatenate([np.full(int(m.sum()), i, np.int32) for i, m in enumerate(versions.masks)]),
             "r": np.concatenate([np.flatnonzero(m) for m in versions.masks]),
         }
     )
-    relation = "read_parquet($files, union_by_name = true, filename = true, file_row_number = true)"
-    # Rows in any order (raw has no order), in parallel; and a memory ceiling, or DuckDB's cache of
-    # bronze alone takes the ingest past its budget (1.44 GB peak RSS on the real crashes, 1.27 with it).
-    with duckdb.connect(config={"preserve_insertion_order": False, "memory_limit": "1GB"}) as con:
+    rows, params = _positioned(bronze, files)
+    # A memory ceiling, or DuckDB's cache of bronze alone takes the ingest past its budget (1.44 GB
+    # peak RSS on the real crashes, 1.27 with it).
+    with duckdb.connect(config={"memory_limit": "1GB"}) as con:
         bronze.attach_to(con)
-        described = con.execute(f"describe select * from {relation}", {"files": locations})  # noqa: S608
-        names = [r[0] for r in described.fetchall()]
+        names = [r[0] for r in con.execute(f"describe select * from ({rows})", params).fetchall()]  # noqa: S608
         # Bronze's dlt columns describe the bronze load; raw gets its own, plus the bronze load id.
-        data = [f"b.{_quote(n)}" for n in names if n not in (*_DLT_COLUMNS, "filename", "file_row_number")]
+        skip = {*_DLT_COLUMNS, FILE_INDEX.strip('"'), ROW_INDEX.strip('"')}
+        data = [f"b.{_quote(n)}" for n in names if n not in skip]
         bronze_load = "b._dlt_load_id::varchar" if "_dlt_load_id" in names else "null::varchar"
         # A relation, not a DB-API result: DuckDB streams it rather than materialising it first.
         reader = con.sql(
             f"""select {", ".join(data)}, {bronze_load} as _bronze_load_id
-                from {relation} b
-                join bronze_files using (filename)
-                semi join picked p on p.f = bronze_files.f and p.r = b.file_row_number""",  # noqa: S608
-            params={"files": locations},
+                from ({rows}) b
+                semi join picked p on p.f = b.{FILE_INDEX} and p.r = b.{ROW_INDEX}""",  # noqa: S608
+            params=params,
         ).to_arrow_reader(batch_size=CHUNK_ROWS)
         for batch in reader:
             yield pa.Table.from_batches([batch])
@@ -208,12 +227,13 @@ def _merged_tables(bronze: Bronze, files: Sequence[BronzeFile], versions: Versio
 def _rejects(bronze: Bronze, file: BronzeFile, rows: np.ndarray, spec: DatasetSpec) -> pa.Table:
     """Keyless rows, whole, as reject records (rare: read only those rows)."""
     wanted = pa.table({"r": pa.array(rows)})  # noqa: F841 - read by DuckDB by name
+    positioned, params = _positioned(bronze, [file])
     with duckdb.connect() as con:
         bronze.attach_to(con)
         table = con.sql(
-            "select * exclude (file_row_number) from read_parquet($file, file_row_number = true) "
-            "where file_row_number in (select r from wanted) order by file_row_number",
-            params={"file": bronze.location(file)},
+            f"select * exclude ({FILE_INDEX}, {ROW_INDEX}) from ({positioned}) "  # noqa: S608
+            f"where {ROW_INDEX} in (select r from wanted) order by {ROW_INDEX}",
+            params=params,
         ).to_arrow_table()
     out = rejected_rows(table, spec, f"missing {spec.key}")
     return out.append_column("_bronze_load_id", pa.array([file.load_id] * out.num_rows, pa.string()))
@@ -260,6 +280,28 @@ def _dataset_resource(
         columns=columns,
         max_table_nesting=0,
     )
+
+
+def drop_repeated_rows(con: duckdb.DuckDBPyConnection, load_ids: Sequence[str]) -> int:
+    """Within one raw load each key is unique (the sync ranks them), so a key twice under one load
+    id can only be an append job that dlt ran again: DuckDB had committed it when the process died,
+    before dlt marked it done. Keep one of each; returns how many rows went. (A merge job is safe
+    to re-run by itself.)"""
+    dropped = 0
+    for spec in DATASETS.values():
+        if not warehouse.table_exists(con, DATASET_NAME, spec.table):
+            continue
+        table = f"{DATASET_NAME}.{_quote(spec.table)}"
+        for load_id in load_ids:
+            deleted = con.execute(
+                f"""delete from {table} where rowid in (
+                        select rowid from {table} where _dlt_load_id = $load
+                        qualify row_number() over (partition by {_quote(spec.key)} order by rowid) > 1
+                    ) returning 1""",  # noqa: S608 - fixed names
+                {"load": load_id},
+            ).fetchall()
+            dropped += len(deleted)
+    return dropped
 
 
 def _sync_record(load_ids: Sequence[str]) -> DltResource:

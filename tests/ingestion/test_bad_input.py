@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import dlt
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -250,3 +251,16 @@ def test_a_sync_that_replaces_no_raw_row_appends_and_one_that_does_merges(crashe
     assert result.raw_rows == {"crashes": 4}
     rows = dict(raw_query(crashes_home, "select crash_record_id, weather_condition from raw.crashes"))
     assert rows == {"a1": "SNOW", "b1": None, "c1": None, "d1": None}
+
+
+def test_raw_without_the_cursor_column_still_counts_its_keys(crashes_home: Path, tmp_path: Path) -> None:
+    """A raw table that lost `socrata_updated_at` (made by other means) still holds its keys: a
+    sync that repeats one merges instead of appending a second row."""
+    ingest(source="replay", path=_ndjson(tmp_path / "crashes_1.jsonl", [GOOD]))
+    with duckdb.connect(str(crashes_home / "warehouse.duckdb")) as con:
+        con.execute("alter table raw.crashes drop column socrata_updated_at")
+
+    ingest(source="replay", path=_ndjson(tmp_path / "crashes_2.jsonl", [{**GOOD, "weather_condition": "SNOW"}]))
+
+    assert _raw_disposition(crashes_home) == "merge"
+    assert raw_query(crashes_home, "select crash_record_id, weather_condition from raw.crashes") == [("a1", "SNOW")]

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from fsspec.implementations.local import LocalFileSystem
 
-from ingestion.bronze import Bronze
-from ingestion.raw import SyncCounts, _dataset_resource
+from crashes.config import get_settings
+from crashes.errors import CrashesError
+from ingestion.bronze import Bronze, bronze_pipeline, open_bronze
+from ingestion.pipeline import ingest, sync_raw
+from ingestion.raw import SyncCounts, _dataset_resource, bronze_to_raw, raw_pipeline, synced_loads
+from ingestion.replay import plan_replay, replay_source
 from ingestion.socrata.settings import DATASETS
+from tests.ingestion.helpers import bronze_files, raw_count, raw_query
 
 
 class CountingFileSystem(LocalFileSystem):
@@ -38,3 +46,80 @@ def test_a_dataset_folder_is_listed_once_for_all_pending_loads(tmp_path: Path) -
 
     assert sorted(k for t in tables for k in t.column("crash_record_id").to_pylist()) == ["k1", "k2"]
     assert fs.listed.count(str(folder)) == 1
+
+
+def _ndjson(path: Path, records: list[dict]) -> Path:
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    return path
+
+
+CRASH = {"crash_record_id": "a1", "crash_date": "2024-05-01T10:00:00.000", "hit_and_run_i": "Y"}
+
+
+def test_columns_named_like_duckdbs_file_columns_are_kept(crashes_home: Path, tmp_path: Path) -> None:
+    """Bronze keeps unknown columns; ones called `filename` or `file_row_number` (the names of
+    DuckDB's own parquet file columns) must neither break the sync nor lose their values."""
+    records = [{**CRASH, "filename": "photo.jpg", "file_row_number": "7"}, {**CRASH, "crash_record_id": "b1"}]
+    result = ingest(source="replay", path=_ndjson(tmp_path / "crashes.jsonl", records))
+
+    assert result.raw_rows == {"crashes": 2}
+    assert raw_query(crashes_home, "select crash_record_id, filename, file_row_number from raw.crashes order by 1") == [
+        ("a1", "photo.jpg", "7"),
+        ("b1", None, None),
+    ]
+
+
+def test_unreadable_bronze_gives_one_clear_error_and_loses_nothing(crashes_home: Path, tmp_path: Path) -> None:
+    ingest(source="replay", path=_ndjson(tmp_path / "crashes_1.jsonl", [CRASH]))
+    settings = get_settings()
+    bronze_pipeline(settings).run(
+        replay_source(plan_replay(_ndjson(tmp_path / "crashes_2.jsonl", [{**CRASH, "crash_record_id": "b1"}]))),
+        loader_file_format="parquet",
+    )
+    newest = bronze_files(crashes_home, "crashes")[-1]
+    good = newest.read_bytes()
+    newest.write_bytes(good[: len(good) // 2])
+
+    with pytest.raises(CrashesError, match="reading bronze for raw") as raised:
+        sync_raw(settings)
+    assert "\n" not in str(raised.value)
+
+    newest.write_bytes(good)  # once bronze is readable again, the next sync takes the load
+    loads, _ = sync_raw(settings)
+    assert len(loads) == 1
+    assert raw_count(crashes_home, "crashes") == 2
+
+
+def test_an_append_job_run_again_after_a_kill_leaves_one_row_per_key(crashes_home: Path, tmp_path: Path) -> None:
+    """The window append opens: DuckDB committed the job's insert, the process died before dlt
+    marked the job done, and dlt runs the job again on the next sync. Rows stay one per key."""
+    ingest(source="replay", path=_ndjson(tmp_path / "crashes_1.jsonl", [CRASH]))
+    settings = get_settings()
+    bronze_pipeline(settings).run(
+        replay_source(
+            plan_replay(_ndjson(tmp_path / "crashes_2.jsonl", [{**CRASH, "crash_record_id": k} for k in "bcd"]))
+        ),
+        loader_file_format="parquet",
+    )
+    raw = raw_pipeline(settings)
+    pending = [lid for lid in open_bronze(settings).completed_loads() if lid not in synced_loads(settings)]
+    raw.extract(
+        bronze_to_raw(open_bronze(settings), pending, SyncCounts(), settings.warehouse_path),
+        loader_file_format="parquet",
+    )
+    raw.normalize()
+    (package,) = raw.list_normalized_load_packages()
+    job = next((Path(raw.working_dir) / "load" / "normalized" / package / "new_jobs").glob("crashes.*.parquet"))
+    with duckdb.connect(str(settings.warehouse_path)) as con:  # the insert DuckDB had committed
+        con.execute("insert into raw.crashes by name select * from read_parquet(?)", [str(job)])
+    assert raw_count(crashes_home, "crashes") == 4
+
+    loads, _ = sync_raw(settings)
+
+    assert loads == []  # the interrupted package held the pending load
+    assert sorted(r[0] for r in raw_query(crashes_home, "select crash_record_id from raw.crashes")) == [
+        "a1",
+        "b",
+        "c",
+        "d",
+    ]
