@@ -1,8 +1,10 @@
 """ingest(): a source → bronze (parquet, as delivered) → raw (DuckDB, merged on the key).
 
 The one public entry point of the ingestion stage. It is safe to re-run after any failure:
-dlt finishes pending load packages first, bronze loads not yet in raw are synced on the next
-run, and raw merges on each dataset's key, so nothing is lost and nothing is duplicated.
+dlt finishes pending load packages first (and a re-run append job is repaired), bronze loads not
+yet in raw are synced on the next run, and raw keeps one row per key (a merge, or an append when
+no key is held yet), so nothing is lost and nothing is duplicated. Callers hold the pipeline lock
+(`crashes` commands and the flow do): two syncs at once could both decide to append.
 """
 
 from __future__ import annotations
