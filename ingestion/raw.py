@@ -113,17 +113,34 @@ FILE_INDEX = '"bronze file"'
 ROW_INDEX = '"bronze row"'
 
 
-def _positioned(bronze: Bronze, files: Sequence[BronzeFile]) -> tuple[str, dict[str, str]]:
-    """SQL over the bronze files with each row's file (its index in `files`) and position in that
-    file, and its parameters. One scan per file with an empty OVER keeps the file's row order
-    (DuckDB's documented order preservation, on by default), so row_number() is the position;
-    read_parquet's own file name and row number columns would clash with data columns of those
-    names, which bronze keeps."""
+def _positioned(
+    con: duckdb.DuckDBPyConnection, bronze: Bronze, files: Sequence[BronzeFile]
+) -> tuple[str, dict[str, str]]:
+    """SQL over the bronze files with each row's file (its index in `files`) and its position in
+    that file, and the query's parameters; `con` is set up to read bronze.
+
+    DuckDB's own `file_index` and `file_row_number` columns give both, in a parallel scan. Bronze
+    keeps unknown columns, though, and a data column of either name hides DuckDB's: then each file
+    is scanned alone with an empty OVER, which keeps its row order (DuckDB's documented order
+    preservation, so that connection must preserve insertion order), and row_number() is the
+    position."""
+    bronze.attach_to(con)
+    params = {f"f{index}": bronze.location(f) for index, f in enumerate(files)}
+    listing = "[" + ", ".join(f"${name}" for name in params) + "]"
+    described = con.execute(f"describe select * from read_parquet({listing}, union_by_name = true)", params)  # noqa: S608
+    if not {"file_index", "file_row_number"} & {r[0] for r in described.fetchall()}:
+        con.execute("set preserve_insertion_order = false")  # raw has no row order: scan in parallel
+        sql = (
+            f"select *, file_index::integer as {FILE_INDEX}, file_row_number as {ROW_INDEX} "  # noqa: S608
+            f"from read_parquet({listing}, union_by_name = true)"
+        )
+        return sql, params
+    con.execute("set preserve_insertion_order = true")
     parts = [
         f"(select *, {index} as {FILE_INDEX}, row_number() over () - 1 as {ROW_INDEX} from read_parquet($f{index}))"  # noqa: S608
         for index in range(len(files))
     ]
-    return " union all by name ".join(parts), {f"f{index}": bronze.location(f) for index, f in enumerate(files)}
+    return " union all by name ".join(parts), params
 
 
 @dataclass
@@ -153,9 +170,8 @@ def newest_versions(
     The warehouse is read (read-only) here, before dlt opens it to load."""
     if not files:
         return Versions([], [], replaces_raw=False)
-    rows, params = _positioned(bronze, files)
     with duckdb.connect() as con:
-        bronze.attach_to(con)
+        rows, params = _positioned(con, bronze, files)
         keys = con.sql(
             f"""select {_quote(spec.key)}::varchar as k, {_quote(CURSOR_COLUMN)}::varchar as u,
                     {FILE_INDEX}::integer as f, {ROW_INDEX}::bigint as r
@@ -203,11 +219,10 @@ def _merged_tables(bronze: Bronze, files: Sequence[BronzeFile], versions: Versio
             "r": np.concatenate([np.flatnonzero(m) for m in versions.masks]),
         }
     )
-    rows, params = _positioned(bronze, files)
     # A memory ceiling, or DuckDB's cache of bronze alone takes the ingest past its budget (1.44 GB
     # peak RSS on the real crashes, 1.27 with it).
     with duckdb.connect(config={"memory_limit": "1GB"}) as con:
-        bronze.attach_to(con)
+        rows, params = _positioned(con, bronze, files)
         names = [r[0] for r in con.execute(f"describe select * from ({rows})", params).fetchall()]  # noqa: S608
         # Bronze's dlt columns describe the bronze load; raw gets its own, plus the bronze load id.
         skip = {*_DLT_COLUMNS, FILE_INDEX.strip('"'), ROW_INDEX.strip('"')}
@@ -227,9 +242,8 @@ def _merged_tables(bronze: Bronze, files: Sequence[BronzeFile], versions: Versio
 def _rejects(bronze: Bronze, file: BronzeFile, rows: np.ndarray, spec: DatasetSpec) -> pa.Table:
     """Keyless rows, whole, as reject records (rare: read only those rows)."""
     wanted = pa.table({"r": pa.array(rows)})  # noqa: F841 - read by DuckDB by name
-    positioned, params = _positioned(bronze, [file])
     with duckdb.connect() as con:
-        bronze.attach_to(con)
+        positioned, params = _positioned(con, bronze, [file])
         table = con.sql(
             f"select * exclude ({FILE_INDEX}, {ROW_INDEX}) from ({positioned}) "  # noqa: S608
             f"where {ROW_INDEX} in (select r from wanted) order by {ROW_INDEX}",
