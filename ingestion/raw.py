@@ -15,10 +15,10 @@ from pathlib import Path
 
 import dlt
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.extract.items import DataItemWithMeta
 from dlt.sources import DltResource
 
 from crashes import warehouse
@@ -89,7 +89,7 @@ def _attach_raw_versions(con: duckdb.DuckDBPyConnection, warehouse_path: Path | 
     of this dataset, or None when there is no warehouse or raw has no such table yet."""
     if warehouse_path is None or not warehouse_path.exists():
         return None
-    con.execute(f"attach '{str(warehouse_path).replace(chr(39), chr(39) * 2)}' as wh (read_only)")
+    con.execute("attach ? as wh (read_only)", [str(warehouse_path)])
     present = {
         r[0]
         for r in con.execute(
@@ -145,16 +145,14 @@ def _positioned(
 
 @dataclass
 class Versions:
-    """Which bronze rows a sync merges (per file, a mask over its rows), which have no usable key,
-    and whether any merged row replaces a row raw holds."""
+    """What a sync takes from its bronze files: the rows to merge and the keyless rows, each as
+    (f: the file's index, r: the row's position in it), and whether a merged row replaces one raw
+    holds."""
 
-    masks: list[np.ndarray]
-    keyless: list[np.ndarray]
+    delivered: int
+    merged: pa.Table
+    keyless: pa.Table
     replaces_raw: bool
-
-    @property
-    def merged(self) -> int:
-        return int(sum(m.sum() for m in self.masks))
 
 
 def newest_versions(
@@ -168,8 +166,9 @@ def newest_versions(
     raw's row is kept when its `socrata_updated_at` is later than the incoming one, or when it has
     one and the incoming row has none; otherwise (equal, or raw's is null) the later delivery wins.
     The warehouse is read (read-only) here, before dlt opens it to load."""
+    positions = pa.schema([("f", pa.int32()), ("r", pa.int64())])
     if not files:
-        return Versions([], [], replaces_raw=False)
+        return Versions(0, positions.empty_table(), positions.empty_table(), replaces_raw=False)
     with duckdb.connect() as con:
         rows, params = _positioned(con, bronze, files)
         keys = con.sql(
@@ -178,15 +177,10 @@ def newest_versions(
                 from ({rows})""",  # noqa: S608
             params=params,
         ).to_arrow_table()
-        sizes = np.bincount(keys.column("f").to_numpy(), minlength=len(files))
-        masks = [np.zeros(n, dtype=bool) for n in sizes]
-        # Keyless rows are rejects (split_by_key, same rule): never ranked, never merged.
+        delivered = keys.num_rows
+        # Keyless rows are rejects, kept whole in their own table: never ranked, never merged.
         usable = usable_key(keys.column("k"))
-        unusable = keys.filter(pc.invert(usable))
-        keyless = [
-            np.sort(unusable.column("r").to_numpy()[unusable.column("f").to_numpy() == index])
-            for index in range(len(files))
-        ]
+        keyless = keys.filter(pc.invert(usable)).select(["f", "r"])
         keys = keys.filter(usable)  # noqa: F841 - read by DuckDB by name
         newest = """select k, u, f, r from keys
                     qualify row_number() over (partition by k order by u desc nulls last, f desc, r desc) = 1"""
@@ -199,58 +193,58 @@ def newest_versions(
                     from ({newest}) n left join ({existing}) e on e.k = n.k
                     where e.u is null or e.u <= coalesce(n.u, '')"""  # noqa: S608
             ).to_arrow_table()
-    files_idx = keep.column("f").to_numpy()
-    rows_idx = keep.column("r").to_numpy()
-    for index, mask in enumerate(masks):
-        mask[rows_idx[files_idx == index]] = True
-    return Versions(masks, keyless, replaces_raw=bool(pc.any(keep.column("in_raw")).as_py()))
+    return Versions(
+        delivered=delivered,
+        merged=keep.select(["f", "r"]),
+        keyless=keyless,
+        replaces_raw=bool(pc.any(keep.column("in_raw")).as_py()),
+    )
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _merged_tables(bronze: Bronze, files: Sequence[BronzeFile], versions: Versions) -> Iterator[pa.Table]:
-    """The rows to merge, read and filtered by DuckDB (in parallel, no Python loop over rows),
-    streamed to dlt in large tables (dlt's cost is per table)."""
-    picked = pa.table(  # noqa: F841 - read by DuckDB by name; integers only, so its hash table stays small
-        {
-            "f": np.concatenate([np.full(int(m.sum()), i, np.int32) for i, m in enumerate(versions.masks)]),
-            "r": np.concatenate([np.flatnonzero(m) for m in versions.masks]),
-        }
-    )
+def _bronze_tables(
+    bronze: Bronze, files: Sequence[BronzeFile], versions: Versions, spec: DatasetSpec
+) -> Iterator[pa.Table | DataItemWithMeta]:
+    """The sync's keyless rows (as reject records, to their own table) and the rows to merge,
+    read and filtered by DuckDB: set-wise, in parallel, streamed to dlt in large tables (dlt's
+    cost is per table)."""
+    keyless = versions.keyless  # noqa: F841 - read by DuckDB by name
+    merged = versions.merged  # noqa: F841 - read by DuckDB by name; integers, so its hash table stays small
     # A memory ceiling, or DuckDB's cache of bronze alone takes the ingest past its budget (1.44 GB
     # peak RSS on the real crashes, 1.27 with it).
     with duckdb.connect(config={"memory_limit": "1GB"}) as con:
         rows, params = _positioned(con, bronze, files)
         names = [r[0] for r in con.execute(f"describe select * from ({rows})", params).fetchall()]  # noqa: S608
-        # Bronze's dlt columns describe the bronze load; raw gets its own, plus the bronze load id.
-        skip = {*_DLT_COLUMNS, FILE_INDEX.strip('"'), ROW_INDEX.strip('"')}
-        data = [f"b.{_quote(n)}" for n in names if n not in skip]
-        bronze_load = "b._dlt_load_id::varchar" if "_dlt_load_id" in names else "null::varchar"
-        # A relation, not a DB-API result: DuckDB streams it rather than materialising it first.
-        reader = con.sql(
-            f"""select {", ".join(data)}, {bronze_load} as _bronze_load_id
-                from ({rows}) b
-                semi join picked p on p.f = b.{FILE_INDEX} and p.r = b.{ROW_INDEX}""",  # noqa: S608
-            params=params,
-        ).to_arrow_reader(batch_size=CHUNK_ROWS)
-        for batch in reader:
-            yield pa.Table.from_batches([batch])
-
-
-def _rejects(bronze: Bronze, file: BronzeFile, rows: np.ndarray, spec: DatasetSpec) -> pa.Table:
-    """Keyless rows, whole, as reject records (rare: read only those rows)."""
-    wanted = pa.table({"r": pa.array(rows)})  # noqa: F841 - read by DuckDB by name
-    with duckdb.connect() as con:
-        positioned, params = _positioned(con, bronze, [file])
-        table = con.sql(
-            f"select * exclude ({FILE_INDEX}, {ROW_INDEX}) from ({positioned}) "  # noqa: S608
-            f"where {ROW_INDEX} in (select r from wanted) order by {ROW_INDEX}",
-            params=params,
-        ).to_arrow_table()
-    out = rejected_rows(table, spec, f"missing {spec.key}")
-    return out.append_column("_bronze_load_id", pa.array([file.load_id] * out.num_rows, pa.string()))
+        data = [
+            f"b.{_quote(n)}" for n in names if n not in {*_DLT_COLUMNS, FILE_INDEX.strip('"'), ROW_INDEX.strip('"')}
+        ]
+        if versions.keyless.num_rows:
+            table = con.sql(
+                f"""select {", ".join(data)}, b.{FILE_INDEX} as f from ({rows}) b
+                    semi join keyless k on k.f = b.{FILE_INDEX} and k.r = b.{ROW_INDEX}
+                    order by b.{FILE_INDEX}, b.{ROW_INDEX}""",  # noqa: S608
+                params=params,
+            ).to_arrow_table()
+            rejects = rejected_rows(table.drop_columns(["f"]), spec, f"missing {spec.key}")
+            loads = pa.array([f.load_id for f in files], pa.string()).take(table.column("f"))
+            yield dlt.mark.with_hints(
+                rejects.append_column("_bronze_load_id", loads), _REJECT_HINTS, create_table_variant=True
+            )
+        if versions.merged.num_rows:
+            # Bronze's dlt columns describe the bronze load; raw gets its own, plus the bronze load id.
+            bronze_load = "b._dlt_load_id::varchar" if "_dlt_load_id" in names else "null::varchar"
+            # A relation, not a DB-API result: DuckDB streams it rather than materialising it first.
+            reader = con.sql(
+                f"""select {", ".join(data)}, {bronze_load} as _bronze_load_id
+                    from ({rows}) b
+                    semi join merged m on m.f = b.{FILE_INDEX} and m.r = b.{ROW_INDEX}""",  # noqa: S608
+                params=params,
+            ).to_arrow_reader(batch_size=CHUNK_ROWS)
+            for batch in reader:
+                yield pa.Table.from_batches([batch])
 
 
 def _dataset_resource(
@@ -267,20 +261,15 @@ def _dataset_resource(
     columns = spec.text_columns()
     columns["_bronze_load_id"] = {"data_type": "text", "nullable": True}
 
-    def rows() -> Iterator[pa.Table]:
-        delivered = int(sum(len(m) for m in versions.masks))
-        rejected = int(sum(len(k) for k in versions.keyless))
-        merged = versions.merged
-        counts.add(counts.delivered, spec.name, delivered)
-        for file, keyless in zip(files, versions.keyless, strict=True):
-            if len(keyless):
-                counts.add(counts.rejected, spec.name, len(keyless))
-                rejects = _rejects(bronze, file, keyless, spec)
-                yield dlt.mark.with_hints(rejects, _REJECT_HINTS, create_table_variant=True)
-        if delivered - rejected - merged:
-            counts.add(counts.superseded, spec.name, delivered - rejected - merged)
-        if merged:
-            yield from _merged_tables(bronze, files, versions)
+    def rows() -> Iterator[pa.Table | DataItemWithMeta]:
+        rejected, merged = versions.keyless.num_rows, versions.merged.num_rows
+        counts.add(counts.delivered, spec.name, versions.delivered)
+        if rejected:
+            counts.add(counts.rejected, spec.name, rejected)
+        if versions.delivered - rejected - merged:
+            counts.add(counts.superseded, spec.name, versions.delivered - rejected - merged)
+        if rejected or merged:
+            yield from _bronze_tables(bronze, files, versions, spec)
 
     # Deduplicated above, so dlt's delete-insert is a plain insert, not a window over wide rows; and
     # when no row replaces one raw holds (a first load, or only new keys), a merge is an append:

@@ -110,18 +110,12 @@ def _stringify_columns(rows: Iterable[dict[str, Any]]) -> dict[str, pa.Array]:
 
 def usable_key(column: pa.Array | pa.ChunkedArray) -> pa.BooleanArray:
     """The one rule for a mergeable key: present and not only whitespace (spaces, tabs, newlines).
-    Both the reject split and raw's newest-version ranking use it, so a row is one or the other."""
+    Raw's sync sorts every bronze row by it: ranked and merged, or kept as a reject."""
     key = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if not pa.types.is_string(key.type):
         key = pc.cast(key, pa.string())
     usable = pc.and_(pc.is_valid(key), pc.not_equal(pc.utf8_trim_whitespace(key), ""))
     return pc.fill_null(usable, False)
-
-
-def split_by_key(table: pa.Table, spec: DatasetSpec) -> tuple[pa.Table, pa.Table]:
-    """(rows with a usable key, rows without one). Keyless rows can't be merged; they are kept."""
-    usable = usable_key(table.column(spec.key))
-    return table.filter(usable), table.filter(pc.invert(usable))
 
 
 def rejected_rows(table: pa.Table, spec: DatasetSpec, reason: str) -> pa.Table:
