@@ -94,6 +94,7 @@ def mart_frame(years: range = range(2019, 2024), per_year: int = 3000, seed: int
             "is_private_property": rng.random(n) < 0.05,
             "is_work_zone": rng.random(n) < 0.01,
             "is_crash_date_estimated": rng.random(n) < 0.05,
+            "last_load_id": "1700000000.000000",
         }
     )
     return frame[list(contract_columns())]

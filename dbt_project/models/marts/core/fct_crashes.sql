@@ -7,30 +7,31 @@
 {#- One row per crash: typed attributes, unit and people aggregates, derived features.
 
     Incremental: a crash is rebuilt when a newer load touched it, or when its unit or people
-    aggregate carries a newer load than the one this row was built from (kept per crash in
-    unit_last_load_id / person_last_load_id, so it holds even when this model is built without
-    the aggregates, e.g. `--select fct_crashes`), and every crash whose location was unusable
-    is re-imputed, because the beat medians it borrows move with new data. That keeps an
-    incremental build equal to a full one. -#}
+    aggregate is newer than every one this table has taken in, and every crash whose location
+    was unusable is re-imputed, because the beat medians it borrows move with new data. That
+    keeps an incremental build equal to a full one. unit_last_load_id / person_last_load_id
+    keep, per crash, the aggregate's load the row was built from; their maximum is the
+    watermark, so it holds even when this model is built without the aggregates (e.g.
+    `--select fct_crashes`): aggregates rebuilt later carry newer loads than any it took in.
+    The watermarks are literals, so the scans of the aggregates skip old row groups instead of
+    joining every crash to this table. -#}
 with
 
 {% if is_incremental() %}
 {#- A table built before these columns existed holds no per-crash loads: rebuild them all once. -#}
 {%- set held_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-{%- set held_unit_load = 'held.unit_last_load_id' if 'unit_last_load_id' in held_columns else 'null' -%}
-{%- set held_person_load = 'held.person_last_load_id' if 'person_last_load_id' in held_columns else 'null' -%}
+{%- set unit_watermark = load_watermark('unit_last_load_id') if 'unit_last_load_id' in held_columns else '' -%}
+{%- set person_watermark = load_watermark('person_last_load_id') if 'person_last_load_id' in held_columns else '' -%}
 changed as (
 
     select crash_record_id from {{ ref('stg_chicago__crashes') }}
     where {{ newer_loads('load_id') }}
     union
-    select units.crash_record_id from {{ ref('int_vehicles_aggregated_to_crashes') }} as units
-    left join {{ this }} as held on units.crash_record_id = held.crash_record_id
-    where units.last_load_id > coalesce({{ held_unit_load }}, '')
+    select crash_record_id from {{ ref('int_vehicles_aggregated_to_crashes') }}
+    where last_load_id > '{{ unit_watermark }}'
     union
-    select people.crash_record_id from {{ ref('int_people_aggregated_to_crashes') }} as people
-    left join {{ this }} as held on people.crash_record_id = held.crash_record_id
-    where people.last_load_id > coalesce({{ held_person_load }}, '')
+    select crash_record_id from {{ ref('int_people_aggregated_to_crashes') }}
+    where last_load_id > '{{ person_watermark }}'
     union
     select crash_record_id from {{ this }}
     where not has_valid_location
