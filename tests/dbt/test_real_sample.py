@@ -83,7 +83,7 @@ def test_ml_features_have_exactly_the_contract_columns_and_types(real_build: Rea
                 "where schema_name = 'marts' and table_name = 'ml_hit_and_run_features'"
             ).fetchall()
         }
-    assert len(expected) == 34
+    assert len(expected) == 35  # the 34 contract columns before, plus the load watermark
     assert actual == expected
 
 
