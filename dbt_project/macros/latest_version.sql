@@ -4,16 +4,36 @@
     each sync), so that order is total.
 
     Raw is merged on the key by dlt, so repeats are rare: keys seen once pass straight through
-    (one hash aggregate over the key column finds the others) and only the rows of repeated keys
-    are ranked, so the window sorts a handful of rows, never the table. They are found with an
-    inner join on the repeated keys, which DuckDB builds on that small side; "no newer version
-    exists" (an anti join on the whole relation) made it hash every row of the table, 1 s per
-    read of the vehicles at real scale. A filter on the result (an incremental model's load id)
-    still reaches the scan of `relation`. Pass the relation itself, not a CTE: a CTE used twice
-    would be materialised in full. -#}
-{% macro latest_version(relation, key) -%}
+    and only the rows of repeated keys are ranked, so the window sorts a handful of rows, never
+    the table. The repeated keys are those base_chicago__repeated_keys found when it was built,
+    plus any key that a row of a newer load repeats; that set is never smaller than the true
+    one (a key no longer repeated is only ranked alone), so a view read before the next build is
+    still exact. Grouping every raw key instead, in each model that reads staging, was most of
+    an incremental build. The rows of repeated keys are found with an inner join, which DuckDB
+    builds on that small side. A filter on the result (an incremental model's load id) still
+    reaches the scan of `relation`. Pass the relation itself, not a CTE: a CTE used twice would
+    be materialised in full. -#}
+{% macro latest_version(relation, key, dataset) -%}
+    {%- set checked = ref('base_chicago__repeated_keys') -%}
     {%- set repeated_keys -%}
-        select {{ key }} from {{ relation }} where {{ key }} is not null group by {{ key }} having count(*) > 1
+        select unnest(checked.repeated_keys) as {{ key }}
+        from {{ checked }} as checked
+        where checked.dataset = '{{ dataset }}'
+        union
+        select newer.{{ key }}
+        from {{ relation }} as newer
+        where newer.{{ key }} in (
+            select {{ key }} from {{ relation }}
+            where _dlt_load_id > coalesce(
+                (
+                    select max(checked.checked_load_id) from {{ checked }} as checked
+                    where checked.dataset = '{{ dataset }}'
+                ),
+                ''
+            )
+        )
+        group by newer.{{ key }}
+        having count(*) > 1
     {%- endset -%}
     select single_version.*
     from {{ relation }} as single_version

@@ -48,6 +48,7 @@ class Scenario:
     built_alone: object
     built_after_alone: object
     unit_counts_alone_then_after: tuple[int | None, int | None]
+    second_version: SecondVersion
 
 
 def _digest(path: Path) -> str:
@@ -123,6 +124,44 @@ def _unit_count_in(gold: Path, crash: str) -> int | None:
     return row[0] if row else None
 
 
+@dataclass
+class SecondVersion:
+    crash: str
+    label: bool
+    rows_in_gold: list[tuple[str, bool]]
+    repeated_keys_held: list[str]
+
+
+def _add_second_version(warehouse: Path) -> tuple[str, bool]:
+    """A newer version of a crash next to the one raw holds, as a load that bypassed dlt's merge
+    would leave it: staging must rank the two although no earlier build saw the key repeated."""
+    with duckdb.connect(str(warehouse)) as con:
+        last = con.execute("select max(_dlt_load_id) from raw.crashes").fetchone()[0]
+        crash, label = con.execute(
+            "select crash_record_id, coalesce(hit_and_run_i, 'N') = 'Y' from raw.crashes "
+            "where crash_date < '2025' order by crash_record_id limit 1 offset 7"
+        ).fetchone()
+        con.execute(
+            "insert into raw.crashes select * replace (? as hit_and_run_i, "
+            "'2030-01-01T00:00:00.000Z' as socrata_updated_at, ? as _dlt_load_id) "
+            "from raw.crashes where crash_record_id = ?",
+            ["N" if label else "Y", f"{float(last) + 1:.6f}", crash],
+        )
+    return crash, not label
+
+
+def _second_version_in(gold: Path, warehouse: Path, crash: str, label: bool) -> SecondVersion:
+    with duckdb.connect(str(gold), read_only=True) as con:
+        rows = con.execute(
+            "select crash_record_id, is_hit_and_run from marts.fct_crashes where crash_record_id = ?", [crash]
+        ).fetchall()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        held = con.execute(
+            "select repeated_keys from staging.base_chicago__repeated_keys where dataset = 'crashes'"
+        ).fetchone()[0]
+    return SecondVersion(crash, label, rows, held)
+
+
 def _future_crashes_in(gold: Path) -> int:
     with duckdb.connect(str(gold), read_only=True) as con:
         return con.execute(
@@ -163,8 +202,10 @@ def scenario(real_build: RealBuild, shared_data: Path, tmp_path_factory: pytest.
         _add_crash_with_its_unit(real_build.warehouse)
         alone = run_dbt(["run", "--select", "fct_crashes"])
         unit_count_alone = _unit_count_in(real_build.home / GOLD_BUILD_FILE, CRASH_BUILT_ALONE)
+        twice, newer_label = _add_second_version(real_build.warehouse)
         after_alone = build()
         unit_count_after = _unit_count_in(gold, CRASH_BUILT_ALONE)
+        second_version = _second_version_in(gold, real_build.warehouse, twice, newer_label)
 
         _add_crash_in_the_future(real_build.warehouse)
         digest, inode = _digest(gold), gold.stat().st_ino
@@ -175,7 +216,7 @@ def scenario(real_build: RealBuild, shared_data: Path, tmp_path_factory: pytest.
         yield Scenario(
             load, incremental, full_refresh, failed, Path(incremental_gold), Path(full_gold), log,
             digest, digest_after, inode, inode_after, narrow, _future_crashes_in(gold),
-            alone, after_alone, (unit_count_alone, unit_count_after),
+            alone, after_alone, (unit_count_alone, unit_count_after), second_version,
         )  # fmt: skip
 
 
@@ -315,3 +356,12 @@ def test_a_crash_built_before_its_units_aggregate_gets_its_units_on_the_next_bui
     assert scenario.built_alone.success, scenario.built_alone.error
     assert scenario.built_after_alone.ok, scenario.built_after_alone.summary()
     assert scenario.unit_counts_alone_then_after == (0, 1)
+
+
+def test_a_key_repeated_by_a_newer_load_is_ranked_on_an_incremental_build(scenario: Scenario) -> None:
+    """Raw holding two versions of a crash that no earlier build saw repeated: the newer one
+    wins, once, and the key is held for the builds after."""
+    second = scenario.second_version
+    assert scenario.built_after_alone.ok, scenario.built_after_alone.summary()
+    assert second.rows_in_gold == [(second.crash, second.label)]
+    assert second.repeated_keys_held == [second.crash]

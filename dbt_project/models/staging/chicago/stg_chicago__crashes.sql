@@ -53,7 +53,7 @@ with
 
 source as (
 
-    {{ latest_version(source('chicago', 'crashes'), 'crash_record_id') }}
+    {{ latest_version(source('chicago', 'crashes'), 'crash_record_id', 'crashes') }}
 
 ),
 

@@ -35,7 +35,7 @@ with
 
 source as (
 
-    {{ latest_version(source('chicago', 'people'), 'person_id') }}
+    {{ latest_version(source('chicago', 'people'), 'person_id', 'people') }}
 
 ),
 

@@ -77,7 +77,7 @@ with
 
 source as (
 
-    {{ latest_version(source('chicago', 'vehicles'), 'crash_unit_id') }}
+    {{ latest_version(source('chicago', 'vehicles'), 'crash_unit_id', 'vehicles') }}
 
 ),
 
