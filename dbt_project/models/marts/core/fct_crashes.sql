@@ -7,14 +7,13 @@
 {#- One row per crash: typed attributes, unit and people aggregates, derived features.
 
     Incremental: a crash is rebuilt when a newer load touched it, or when its unit or people
-    aggregate is newer than every one this table has taken in, and every crash whose location
-    was unusable is re-imputed, because the beat medians it borrows move with new data. That
-    keeps an incremental build equal to a full one. unit_last_load_id / person_last_load_id
-    keep, per crash, the aggregate's load the row was built from; their maximum is the
-    watermark, so it holds even when this model is built without the aggregates (e.g.
-    `--select fct_crashes`): aggregates rebuilt later carry newer loads than any it took in.
-    The watermarks are literals, so the scans of the aggregates skip old row groups instead of
-    joining every crash to this table. -#}
+    aggregate is newer than every one this table has taken in; every crash whose location is
+    imputed takes its beat's new median, because the medians move with new data. That keeps an
+    incremental build equal to a full one. unit_last_load_id / person_last_load_id keep, per
+    crash, the aggregate's load the row was built from; their maximum is the watermark, so it
+    holds even when this model is built without the aggregates (e.g. `--select fct_crashes`):
+    aggregates rebuilt later carry newer loads than any it took in. The watermarks are
+    literals, so the scans skip old row groups instead of joining every crash to this table. -#}
 with
 
 {% if is_incremental() %}
@@ -22,19 +21,32 @@ with
 {%- set held_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
 {%- set unit_watermark = load_watermark('unit_last_load_id') if 'unit_last_load_id' in held_columns else '' -%}
 {%- set person_watermark = load_watermark('person_last_load_id') if 'person_last_load_id' in held_columns else '' -%}
-changed as (
+newer_crashes as (
 
     select crash_record_id from {{ ref('stg_chicago__crashes') }}
     where {{ newer_loads('load_id') }}
-    union
+
+),
+
+{# Crashes whose units or people changed but whose own record did not: usually none, and then
+   DuckDB skips the scan of staging that looks them up. #}
+aggregate_changed as (
+
     select crash_record_id from {{ ref('int_vehicles_aggregated_to_crashes') }}
     where last_load_id > '{{ unit_watermark }}'
     union
     select crash_record_id from {{ ref('int_people_aggregated_to_crashes') }}
     where last_load_id > '{{ person_watermark }}'
-    union
-    select crash_record_id from {{ this }}
-    where not has_valid_location
+    except
+    select newer_crashes.crash_record_id from newer_crashes
+
+),
+
+changed as (
+
+    select newer_crashes.crash_record_id from newer_crashes
+    union all
+    select aggregate_changed.crash_record_id from aggregate_changed
 
 ),
 {% endif %}
@@ -43,7 +55,10 @@ crashes as (
 
     select * from {{ ref('stg_chicago__crashes') }}
     {% if is_incremental() %}
-    where crash_record_id in (select changed.crash_record_id from changed)
+    where {{ newer_loads('load_id') }}
+    union all
+    select * from {{ ref('stg_chicago__crashes') }}
+    where crash_record_id in (select aggregate_changed.crash_record_id from aggregate_changed)
     {% endif %}
 
 ),
@@ -201,6 +216,44 @@ final as (
     left join vehicles on imputed.crash_record_id = vehicles.crash_record_id
     left join people on imputed.crash_record_id = people.crash_record_id
 
+),
+
+{% if is_incremental() %}
+{# A crash not rebuilt whose location is imputed takes its beat's new median, from the row this
+   table holds: only the location columns depend on it, and only rows whose median moved are
+   merged. #}
+reimputed as (
+
+    select
+        held.* replace (
+            beats.median_latitude as latitude,
+            beats.median_longitude as longitude,
+            beats.median_latitude is not null as is_location_imputed,
+            {{ grid_bin('beats.median_latitude') }} as lat_bin,
+            {{ grid_bin('beats.median_longitude') }} as lng_bin
+        )
+
+    from {{ this }} as held
+    left join beats on held.beat_of_occurrence = beats.beat_of_occurrence
+    anti join changed on held.crash_record_id = changed.crash_record_id
+    where
+        not held.has_valid_location
+        and (
+            held.latitude is distinct from beats.median_latitude
+            or held.longitude is distinct from beats.median_longitude
+        )
+
+),
+{% endif %}
+
+result as (
+
+    select * from final
+    {% if is_incremental() %}
+    union all by name
+    select * from reimputed
+    {% endif %}
+
 )
 
-select * from final
+select * from result
