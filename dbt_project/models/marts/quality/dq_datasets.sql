@@ -62,19 +62,22 @@ people as (
 
 missing_crashes as (
 
-    -- counted from the per-crash aggregates (one row per crash), not by joining every unit
-    -- and person to the crashes
+    -- Units (people) of crashes that are not loaded: all units with a crash id, less those
+    -- fct_crashes counts against its crashes (its unit_count / person_count are the per-crash
+    -- aggregates, 0 without any). Two sums, where joining the aggregates to the crashes took
+    -- a third of this model's time.
     select
         'vehicles' as dataset,
-        sum(units.unit_count) as row_count
-    from {{ ref('int_vehicles_aggregated_to_crashes') }} as units
-    anti join {{ ref('fct_crashes') }} as crashes on units.crash_record_id = crashes.crash_record_id
+        (select coalesce(sum(units.unit_count), 0) from {{ ref('int_vehicles_aggregated_to_crashes') }} as units)
+        - (select coalesce(sum(crashes.unit_count), 0) from {{ ref('fct_crashes') }} as crashes) as row_count
     union all
     select
         'people' as dataset,
-        sum(people.person_count) as row_count
-    from {{ ref('int_people_aggregated_to_crashes') }} as people
-    anti join {{ ref('fct_crashes') }} as crashes on people.crash_record_id = crashes.crash_record_id
+        (
+            select coalesce(sum(people.person_count), 0)
+            from {{ ref('int_people_aggregated_to_crashes') }} as people
+        )
+        - (select coalesce(sum(crashes.person_count), 0) from {{ ref('fct_crashes') }} as crashes) as row_count
 
 ),
 
