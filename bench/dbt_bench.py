@@ -42,6 +42,16 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _stolen_seconds() -> float | None:
+    """CPU time the hypervisor gave to other guests (Linux /proc/stat `steal`): on a shared VM
+    it explains runs that are slow with the same work."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _slowest_nodes(home: Path) -> dict[str, float]:
     """The dbt nodes that took longest in the last invocation, by their execution time."""
     try:
@@ -57,8 +67,9 @@ def _build(label: str, **kwargs: object) -> dict:
     alone says little."""
     from transform import build
 
-    cpu = _cpu_seconds()
+    cpu, stolen = _cpu_seconds(), _stolen_seconds()
     result = build(**kwargs)
+    stolen_after = _stolen_seconds()
     if not result.ok:
         raise SystemExit(f"{label} build failed:\n{result.summary()}")
     home = Path(os.environ["CRASHES_HOME"])
@@ -69,6 +80,7 @@ def _build(label: str, **kwargs: object) -> dict:
         "publish_seconds": round(result.publish_seconds, 1),
         "cpu_seconds": round(_cpu_seconds() - cpu, 1),
         "load_average_1m": round(os.getloadavg()[0], 1),
+        "cpu_stolen_seconds": None if stolen is None or stolen_after is None else round(stolen_after - stolen, 1),
         "models": result.models_built,
         "tests_passed": result.tests_passed,
         "tests_warned": result.tests_warned,
