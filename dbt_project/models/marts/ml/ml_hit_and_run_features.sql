@@ -11,7 +11,7 @@
 
     Incremental: a crash is taken again when fct_crashes rebuilt it from a newer load (its
     last_load_id, carried here as the watermark) or when its location is imputed, because
-    fct_crashes re-imputes those on every build. Comparing every row instead (`except`) cost
+    fct_crashes may have given it its beat's new median without a new load. Comparing every row instead (`except`) cost
     5 s of an incremental build at real scale. -#}
 {%- set held_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
     if is_incremental() else [] -%}

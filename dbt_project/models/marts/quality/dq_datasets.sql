@@ -60,6 +60,16 @@ people as (
 
 ),
 
+attached as (
+
+    select
+        coalesce(sum(unit_count), 0) as unit_count,
+        coalesce(sum(person_count), 0) as person_count
+
+    from {{ ref('fct_crashes') }}
+
+),
+
 missing_crashes as (
 
     -- Units (people) of crashes that are not loaded: all units with a crash id, less those
@@ -68,16 +78,13 @@ missing_crashes as (
     -- a third of this model's time.
     select
         'vehicles' as dataset,
-        (select coalesce(sum(units.unit_count), 0) from {{ ref('int_vehicles_aggregated_to_crashes') }} as units)
-        - (select coalesce(sum(crashes.unit_count), 0) from {{ ref('fct_crashes') }} as crashes) as row_count
+        coalesce(sum(units.unit_count), 0) - (select attached.unit_count from attached) as row_count
+    from {{ ref('int_vehicles_aggregated_to_crashes') }} as units
     union all
     select
         'people' as dataset,
-        (
-            select coalesce(sum(people.person_count), 0)
-            from {{ ref('int_people_aggregated_to_crashes') }} as people
-        )
-        - (select coalesce(sum(crashes.person_count), 0) from {{ ref('fct_crashes') }} as crashes) as row_count
+        coalesce(sum(people.person_count), 0) - (select attached.person_count from attached) as row_count
+    from {{ ref('int_people_aggregated_to_crashes') }} as people
 
 ),
 
