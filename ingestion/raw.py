@@ -16,7 +16,6 @@ from pathlib import Path
 import dlt
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.extract.items import DataItemWithMeta
 from dlt.sources import DltResource
@@ -25,7 +24,7 @@ from crashes import warehouse
 from crashes.config import Settings
 from crashes.errors import CrashesError
 from ingestion.bronze import Bronze, BronzeFile
-from ingestion.socrata.records import rejected_rows, usable_key
+from ingestion.socrata.records import rejected_rows
 from ingestion.socrata.settings import CURSOR_COLUMN, DATASETS, DatasetSpec
 
 PIPELINE_NAME = "crashes_raw"
@@ -143,16 +142,26 @@ def _positioned(
     return " union all by name ".join(parts), params
 
 
+# The one rule for a mergeable key: present, and holding a character that is not whitespace
+# (spaces, tabs, newlines, Unicode spaces). Every bronze row is sorted by it: ranked and merged, or
+# kept as a reject.
+USABLE_KEY = r"k is not null and regexp_matches(k, '[^\s\v\p{Z}]')"
+
+
 @dataclass
 class Versions:
-    """What a sync takes from its bronze files: the rows to merge and the keyless rows, each as
-    (f: the file's index, r: the row's position in it), and whether a merged row replaces one raw
-    holds."""
+    """What a sync takes from its bronze files: how many rows it read, its keyless rows, and the
+    rows it drops as older versions, each as (f: the file's index, r: the row's position in it),
+    and whether a merged row replaces one raw holds. Every other row is merged."""
 
     delivered: int
-    merged: pa.Table
     keyless: pa.Table
+    dropped: pa.Table
     replaces_raw: bool
+
+    @property
+    def merged(self) -> int:
+        return self.delivered - self.keyless.num_rows - self.dropped.num_rows
 
 
 def newest_versions(
@@ -160,7 +169,8 @@ def newest_versions(
 ) -> Versions:
     """For each key, its newest version in this sync (the latest `:updated_at`, then the later
     delivery), unless raw already holds a strictly newer one. Only the key and cursor columns are
-    read, and DuckDB ranks them set-wise, so dlt can be told the staged data is already deduplicated.
+    read, DuckDB ranks them set-wise, and only keys delivered more than once are ranked at all, so
+    dlt can be told the staged data is already deduplicated.
 
     A missing `:updated_at` (replayed export files) ranks below any timestamp, as within a sync:
     raw's row is kept when its `socrata_updated_at` is later than the incoming one, or when it has
@@ -171,33 +181,39 @@ def newest_versions(
         return Versions(0, positions.empty_table(), positions.empty_table(), replaces_raw=False)
     with duckdb.connect() as con:
         rows, params = _positioned(con, bronze, files)
-        keys = con.sql(
-            f"""select {_quote(spec.key)}::varchar as k, {_quote(CURSOR_COLUMN)}::varchar as u,
-                    {FILE_INDEX}::integer as f, {ROW_INDEX}::bigint as r
-                from ({rows})""",  # noqa: S608
-            params=params,
-        ).to_arrow_table()
-        delivered = keys.num_rows
+        con.execute(
+            f"""create temp table keys as
+                select k, u, f, r, coalesce({USABLE_KEY}, false) as usable
+                from (select {_quote(spec.key)}::varchar as k, {_quote(CURSOR_COLUMN)}::varchar as u,
+                             {FILE_INDEX}::integer as f, {ROW_INDEX}::bigint as r
+                      from ({rows}))""",  # noqa: S608
+            params,
+        ).fetchall()
+        [(delivered,)] = con.execute("select count(*) from keys").fetchall()
         # Keyless rows are rejects, kept whole in their own table: never ranked, never merged.
-        usable = usable_key(keys.column("k"))
-        keyless = keys.filter(pc.invert(usable)).select(["f", "r"])
-        keys = keys.filter(usable)  # noqa: F841 - read by DuckDB by name
-        newest = """select k, u, f, r from keys
-                    qualify row_number() over (partition by k order by u desc nulls last, f desc, r desc) = 1"""
+        keyless = con.sql("select f, r from keys where not usable").to_arrow_table()
+        older_in_sync = """select f, r from keys
+            where usable and k in (select k from keys where usable group by k having count(*) > 1)
+            qualify row_number() over (partition by k order by u desc nulls last, f desc, r desc) > 1"""
         existing = _attach_raw_versions(con, warehouse_path, spec)
         if existing is None:
-            keep = con.sql(f"select f, r, false as in_raw from ({newest})").to_arrow_table()  # noqa: S608
+            dropped, replaces_raw = con.sql(older_in_sync).to_arrow_table(), False
         else:
-            keep = con.sql(
-                f"""select n.f, n.r, e.k is not null as in_raw
-                    from ({newest}) n left join ({existing}) e on e.k = n.k
-                    where e.u is null or e.u <= coalesce(n.u, '')"""  # noqa: S608
-            ).to_arrow_table()
+            # Every version of a key raw holds, and whether raw's is strictly newer: a key's newest
+            # version loses to raw exactly when all its versions do.
+            con.execute(
+                f"""create temp table held as
+                    select n.f, n.r, coalesce(e.u > coalesce(n.u, ''), false) as raw_is_newer
+                    from keys n join ({existing}) e on e.k = n.k
+                    where n.usable"""  # noqa: S608
+            ).fetchall()
+            dropped = con.sql(f"{older_in_sync} union select f, r from held where raw_is_newer").to_arrow_table()  # noqa: S608 - fixed SQL
+            [(replaces_raw,)] = con.execute("select count(*) > 0 from held where not raw_is_newer").fetchall()
     return Versions(
         delivered=delivered,
-        merged=keep.select(["f", "r"]),
-        keyless=keyless,
-        replaces_raw=bool(pc.any(keep.column("in_raw")).as_py()),
+        keyless=keyless.cast(positions),
+        dropped=dropped.cast(positions),
+        replaces_raw=bool(replaces_raw),
     )
 
 
@@ -212,7 +228,8 @@ def _bronze_tables(
     read and filtered by DuckDB: set-wise, in parallel, streamed to dlt in large tables (dlt's
     cost is per table)."""
     keyless = versions.keyless  # noqa: F841 - read by DuckDB by name
-    merged = versions.merged  # noqa: F841 - read by DuckDB by name; integers, so its hash table stays small
+    # Rows not merged: few (repeats and rejects), so the scan below probes a small hash table.
+    skipped = pa.concat_tables([versions.keyless, versions.dropped])  # noqa: F841 - read by DuckDB by name
     # A memory ceiling, or DuckDB's cache of bronze alone takes the ingest past its budget (1.44 GB
     # peak RSS on the real crashes, 1.27 with it).
     with duckdb.connect(config={"memory_limit": "1GB"}) as con:
@@ -233,14 +250,14 @@ def _bronze_tables(
             yield dlt.mark.with_hints(
                 rejects.append_column("_bronze_load_id", loads), _REJECT_HINTS, create_table_variant=True
             )
-        if versions.merged.num_rows:
+        if versions.merged:
             # Bronze's dlt columns describe the bronze load; raw gets its own, plus the bronze load id.
             bronze_load = "b._dlt_load_id::varchar" if "_dlt_load_id" in names else "null::varchar"
             # A relation, not a DB-API result: DuckDB streams it rather than materialising it first.
             reader = con.sql(
                 f"""select {", ".join(data)}, {bronze_load} as _bronze_load_id
                     from ({rows}) b
-                    semi join merged m on m.f = b.{FILE_INDEX} and m.r = b.{ROW_INDEX}""",  # noqa: S608
+                    anti join skipped s on s.f = b.{FILE_INDEX} and s.r = b.{ROW_INDEX}""",  # noqa: S608
                 params=params,
             ).to_arrow_reader(batch_size=CHUNK_ROWS)
             for batch in reader:
@@ -262,7 +279,7 @@ def _dataset_resource(
     columns["_bronze_load_id"] = {"data_type": "text", "nullable": True}
 
     def rows() -> Iterator[pa.Table | DataItemWithMeta]:
-        rejected, merged = versions.keyless.num_rows, versions.merged.num_rows
+        rejected, merged = versions.keyless.num_rows, versions.merged
         counts.add(counts.delivered, spec.name, versions.delivered)
         if rejected:
             counts.add(counts.rejected, spec.name, rejected)

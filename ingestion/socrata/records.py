@@ -108,16 +108,6 @@ def _stringify_columns(rows: Iterable[dict[str, Any]]) -> dict[str, pa.Array]:
     return out
 
 
-def usable_key(column: pa.Array | pa.ChunkedArray) -> pa.BooleanArray:
-    """The one rule for a mergeable key: present and not only whitespace (spaces, tabs, newlines).
-    Raw's sync sorts every bronze row by it: ranked and merged, or kept as a reject."""
-    key = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if not pa.types.is_string(key.type):
-        key = pc.cast(key, pa.string())
-    usable = pc.and_(pc.is_valid(key), pc.not_equal(pc.utf8_trim_whitespace(key), ""))
-    return pc.fill_null(usable, False)
-
-
 def rejected_rows(table: pa.Table, spec: DatasetSpec, reason: str) -> pa.Table:
     """Keyless rows as (dataset, reason, record JSON): a shape that never breaks on new columns."""
     records = [
