@@ -19,7 +19,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) .dlt/secrets.toml
+
+# Your secrets (git-ignored), from the commented template; never overwritten.
+.dlt/secrets.toml:
+	cp .dlt/example.secrets.toml $@
 
 demo: install
 	$(BIN)/crashes demo
