@@ -21,9 +21,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) .dlt/secrets.toml
 
-# Your secrets (git-ignored), from the commented template; never overwritten.
+# Your secrets (git-ignored): created empty, never overwritten. The layout is in .dlt/config.toml.
 .dlt/secrets.toml:
-	cp .dlt/example.secrets.toml $@
+	printf '# Secrets for dlt (git-ignored). Layout: the comments at the top of .dlt/config.toml.\n' > $@
 
 demo: install
 	$(BIN)/crashes demo

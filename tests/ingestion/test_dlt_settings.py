@@ -1,5 +1,5 @@
-"""The project's dlt settings: secrets stay out of git, and the secrets file `make install` creates
-keeps dlt from importing Streamlit (to look for its secrets) on every run."""
+"""The project's dlt settings: secrets stay out of git, and the (empty) secrets file `make install`
+creates keeps dlt from importing Streamlit (to look for its secrets) on every run."""
 
 from __future__ import annotations
 
@@ -24,12 +24,26 @@ print(json.dumps({"streamlit": "streamlit" in sys.modules, "raw": result.raw_row
 """
 
 
-def test_example_secrets_hold_no_values_and_the_real_file_is_ignored() -> None:
-    example = (DLT_DIR / "example.secrets.toml").read_text()
-    assert tomllib.loads(example) == {}, "the example is a commented template, never live values"
-    assert "app_token" in example and "aws_secret_access_key" in example, "it documents each secret"
+def _make_secrets_file(folder: Path) -> Path:
+    """The secrets file as `make install` creates it, in a scratch copy of the Makefile's folder."""
+    shutil.copy(ROOT / "Makefile", folder / "Makefile")
+    (folder / ".dlt").mkdir(exist_ok=True)
+    subprocess.run(["make", "-s", ".dlt/secrets.toml"], cwd=folder, check=True, capture_output=True)
+    return folder / ".dlt" / "secrets.toml"
+
+
+def test_make_creates_an_empty_secrets_file_never_overwrites_it_and_git_ignores_it(tmp_path: Path) -> None:
+    secrets = _make_secrets_file(tmp_path)
+    assert tomllib.loads(secrets.read_text()) == {}, "created without live values"
+    secrets.write_text('[sources.socrata]\napp_token = "mine"\n')
+    _make_secrets_file(tmp_path)
+    assert "mine" in secrets.read_text(), "a filled-in file is never overwritten"
+    layout = (DLT_DIR / "config.toml").read_text()
+    assert "app_token" in layout and "aws_secret_access_key" in layout, "config.toml documents each secret"
     ignored = subprocess.run(["git", "check-ignore", "-q", ".dlt/secrets.toml"], cwd=ROOT, check=False)
     assert ignored.returncode == 0, ".dlt/secrets.toml must be git-ignored"
+    tracked = subprocess.run(["git", "ls-files", ".dlt"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "secrets" not in tracked.stdout, "no secrets file, not even a template, is tracked"
 
 
 def _replay_in_subprocess(project: Path, home: Path, export: Path) -> dict:
@@ -48,7 +62,7 @@ def test_a_secrets_file_keeps_streamlit_out_of_the_pipeline(tmp_path: Path) -> N
     for folder in (with_secrets, without):
         folder.mkdir(parents=True)
         shutil.copy(DLT_DIR / "config.toml", folder / "config.toml")
-    shutil.copy(DLT_DIR / "example.secrets.toml", with_secrets / "secrets.toml")
+    _make_secrets_file(with_secrets.parent)
 
     kept_out = _replay_in_subprocess(with_secrets.parent, tmp_path / "home1", export)
     assert kept_out == {"streamlit": False, "raw": 1}
