@@ -11,8 +11,8 @@
 
     Incremental: a crash is taken again when fct_crashes rebuilt it from a newer load (its
     last_load_id, carried here as the watermark) or when its location is imputed, because
-    fct_crashes may have given it its beat's new median without a new load. Comparing every row instead (`except`) cost
-    5 s of an incremental build at real scale. -#}
+    fct_crashes may have given it its beat's new median without a new load. Comparing every row
+    instead (`except`) cost 5 s of an incremental build at real scale. -#}
 {%- set held_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
     if is_incremental() else [] -%}
 with
