@@ -68,7 +68,13 @@ class IngestResult:
 def _configure() -> None:
     """Let dlt find the project's `.dlt/` wherever `crashes` is run from, and give Arrow the
     system allocator: mimalloc keeps freed pages of each replayed file (1.64 GB peak RSS on the
-    real crash files against 1.26 GB, at the same speed)."""
+    real crash files against 1.26 GB, at the same speed).
+
+    And import pandas here, in the ingesting thread. pyarrow imports it at its first scalar or
+    compute call; if that is the replay's reading thread (or an in-process devserver's), dlt can
+    meet the half-imported module in the main thread ("partially initialized module 'pandas'")."""
+    import pandas  # noqa: F401
+
     pa.set_memory_pool(pa.system_memory_pool())
     if (PROJECT_ROOT / ".dlt").is_dir():
         os.environ.setdefault("DLT_PROJECT_DIR", str(PROJECT_ROOT))
