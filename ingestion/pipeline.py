@@ -24,8 +24,9 @@ from crashes import warehouse
 from crashes.config import Settings, get_settings
 from crashes.errors import CrashesError
 from ingestion.bronze import bronze_pipeline, open_bronze
+from ingestion.datasets import DATASETS, parse_datasets
+from ingestion.exports import plan_replay
 from ingestion.raw import SyncCounts, bronze_to_raw, drop_repeated_rows, raw_pipeline, synced_loads
-from ingestion.socrata.settings import DATASETS, parse_datasets
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -165,7 +166,7 @@ def ingest(
     started = time.perf_counter()
     skipped: list[str] = []
     if source == "replay":
-        from ingestion.replay import plan_replay, replay_source
+        from ingestion.replay import replay_source
 
         if path is None:
             raise CrashesError("replay needs a path to a file or folder of export files")

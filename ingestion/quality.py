@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from crashes import warehouse
 from crashes.config import get_settings
-from ingestion.socrata.settings import DATASETS
+from ingestion.datasets import DATASETS
 
 RESULTS_TABLE = "raw.quality_results"
 CHICAGO_LAT = (41.60, 42.05)

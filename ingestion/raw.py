@@ -24,8 +24,8 @@ from crashes import warehouse
 from crashes.config import Settings
 from crashes.errors import CrashesError
 from ingestion.bronze import Bronze, BronzeFile
-from ingestion.socrata.records import rejected_rows
-from ingestion.socrata.settings import CURSOR_COLUMN, DATASETS, DatasetSpec
+from ingestion.datasets import CURSOR_COLUMN, DATASETS, DatasetSpec
+from ingestion.records import rejected_rows
 
 PIPELINE_NAME = "crashes_raw"
 DATASET_NAME = "raw"

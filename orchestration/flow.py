@@ -52,7 +52,7 @@ def _validate(since: date | None, until: date | None, datasets: str | None) -> N
     if since and until and until <= since:
         raise CrashesError(f"--until ({until}) must be after --since ({since})")
     if datasets:
-        from ingestion.socrata.settings import parse_datasets
+        from ingestion.datasets import parse_datasets
 
         try:
             parse_datasets(datasets)

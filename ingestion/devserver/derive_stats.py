@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from ingestion.socrata.settings import CRASHES, PEOPLE, VEHICLES
+from ingestion.datasets import CRASHES, PEOPLE, VEHICLES
 
 STATS_PATH = Path(__file__).with_name("stats.json")
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "chicago"

@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ingestion.datasets import CRASHES, PEOPLE, VEHICLES
 from ingestion.devserver import sampling as s
-from ingestion.socrata.settings import CRASHES, PEOPLE, VEHICLES
 
 INJURY_CLASSES = (
     "FATAL",

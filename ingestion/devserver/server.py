@@ -29,10 +29,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pyarrow as pa
 from requests.structures import CaseInsensitiveDict
 
+from ingestion.datasets import DATASETS
 from ingestion.devserver.faults import Fault, Faults
 from ingestion.devserver.soql import SoqlError, compile_query
 from ingestion.devserver.store import Store, files_by_dataset
-from ingestion.socrata.settings import DATASETS
 
 BY_RESOURCE_ID = {spec.resource_id: name for name, spec in DATASETS.items()}
 DEMO_START, DEMO_END, DEMO_PER_DAY, DEMO_SEED = date(2024, 1, 1), date(2024, 4, 1), 300, 42

@@ -24,10 +24,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingestion.datasets import DATASETS, DatasetSpec
 from ingestion.devserver.sampling import load_stats
 from ingestion.devserver.soql import Columns, Query
 from ingestion.exports import dataset_for_file
-from ingestion.socrata.settings import DATASETS, DatasetSpec
 
 CACHED_ORDERS = 16  # ordered position lists kept per store (8 bytes a row each)
 _SYSTEM = {":id": "__id", ":created_at": "__created_at", ":updated_at": "__updated_at"}

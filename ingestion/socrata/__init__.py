@@ -22,18 +22,23 @@ from dlt.sources.helpers.requests.retry import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from requests import HTTPError, Response
 
+from ingestion.datasets import CURSOR_COLUMN, DATASETS, DatasetSpec, parse_datasets
+from ingestion.records import rows_to_table
 from ingestion.socrata.helpers import (
     SodaPaginator,
     backfill_where,
     incremental_where,
     query_params,
 )
-from ingestion.socrata.records import rows_to_table
-from ingestion.socrata.settings import CURSOR_COLUMN, DATASETS, DatasetSpec, parse_datasets
-
-# A backfill passes an incremental with an end value: dlt then filters nothing and saves no state.
-_BACKFILL_START = "1970-01-01T00:00:00.000Z"
-_BACKFILL_END = "9999-12-31T23:59:59.999Z"
+from ingestion.socrata.settings import (
+    BACKFILL_END,
+    BACKFILL_START,
+    DEFAULT_LAG_SECONDS,
+    DEFAULT_PAGE_SIZE,
+    REQUEST_MAX_ATTEMPTS,
+    REQUEST_MAX_RETRY_DELAY_SECONDS,
+    REQUEST_TIMEOUT_SECONDS,
+)
 
 
 def _looks_truncated(response: Response | None, exc: BaseException | None) -> bool:
@@ -75,8 +80,8 @@ def dataset_resource(
     backfill = since is not None
     cursor = dlt.sources.incremental(
         CURSOR_COLUMN,
-        initial_value=_BACKFILL_START if backfill else initial_updated_at,
-        end_value=_BACKFILL_END if backfill else None,
+        initial_value=BACKFILL_START if backfill else initial_updated_at,
+        end_value=BACKFILL_END if backfill else None,
         lag=None if backfill else lag_seconds,
         on_cursor_value_missing="include",
         primary_key=(),  # no boundary dedupe: raw merges on the dataset key anyway
@@ -113,7 +118,7 @@ def make_client(
         request_timeout=request_timeout,
         request_max_attempts=request_max_attempts,
         request_backoff_factor=request_backoff_factor,
-        request_max_retry_delay=60,
+        request_max_retry_delay=REQUEST_MAX_RETRY_DELAY_SECONDS,
         retry_condition=_looks_truncated,
         respect_retry_after_header=True,
     ).session
@@ -139,13 +144,13 @@ def socrata_source(
     base_url: str = dlt.config.value,
     app_token: str | None = dlt.secrets.value,
     datasets: Sequence[str] | None = None,
-    page_size: int = 50_000,
+    page_size: int = DEFAULT_PAGE_SIZE,
     since: date | None = None,
     until: date | None = None,
-    lag_seconds: int = 86_400,
+    lag_seconds: int = DEFAULT_LAG_SECONDS,
     initial_updated_at: str | None = None,
-    request_max_attempts: int = 6,
-    request_timeout: float = 120.0,
+    request_max_attempts: int = REQUEST_MAX_ATTEMPTS,
+    request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     request_backoff_factor: float = 1.0,
 ) -> list[DltResource]:
     specs = parse_datasets(",".join(datasets)) if datasets else list(DATASETS.values())

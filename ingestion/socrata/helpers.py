@@ -8,7 +8,7 @@ from typing import Any
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 from requests import Response
 
-from ingestion.socrata.settings import DatasetSpec
+from ingestion.datasets import DatasetSpec
 
 
 def soql_timestamp(value: date | datetime) -> str:

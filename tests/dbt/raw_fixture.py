@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion.socrata.settings import DATASETS, column_name
+from ingestion.datasets import DATASETS, column_name
 
 SYSTEM_COLUMNS = ("socrata_id", "socrata_created_at", "socrata_updated_at")
 LINKED_FILES = {

@@ -12,9 +12,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from ingestion.datasets import CRASHES, PEOPLE, VEHICLES
 from ingestion.devserver.generator import generate_crashes, generate_to_folder, generate_units
 from ingestion.devserver.sampling import load_stats
-from ingestion.socrata.settings import CRASHES, PEOPLE, VEHICLES
 
 START, END = date(2024, 1, 1), date(2024, 3, 1)
 

@@ -14,10 +14,11 @@ from fsspec.implementations.local import LocalFileSystem
 from crashes.config import get_settings
 from crashes.errors import CrashesError
 from ingestion.bronze import Bronze, bronze_pipeline, open_bronze
+from ingestion.datasets import DATASETS
+from ingestion.exports import plan_replay
 from ingestion.pipeline import ingest, sync_raw
 from ingestion.raw import SyncCounts, _dataset_resource, bronze_to_raw, raw_pipeline, synced_loads
-from ingestion.replay import plan_replay, replay_source
-from ingestion.socrata.settings import DATASETS
+from ingestion.replay import replay_source
 from tests.ingestion.helpers import bronze_files, raw_count, raw_query
 
 

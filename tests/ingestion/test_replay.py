@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -113,8 +115,8 @@ def test_replay_readers_close_every_file(tmp_path: Path, monkeypatch: pytest.Mon
     """Each export file's handles are closed once read (a folder of many files must not leak them)."""
     import pyarrow as pa
 
-    from ingestion import replay
-    from ingestion.socrata.settings import DATASETS
+    from ingestion import exports
+    from ingestion.datasets import DATASETS
 
     spec = DATASETS["crashes"]
     rows = [{"crash_record_id": f"k{i}", "crash_date": "2024-05-01T10:00:00.000"} for i in range(3)]
@@ -127,7 +129,7 @@ def test_replay_readers_close_every_file(tmp_path: Path, monkeypatch: pytest.Mon
     pq.write_table(pa.Table.from_pylist(rows), parquet)
 
     opened: list = []
-    real_open, real_parquet_file = replay._open, replay.pq.ParquetFile
+    real_open, real_parquet_file = exports._open, exports.pq.ParquetFile
 
     def tracked_open(path: Path) -> pa.NativeFile:
         opened.append(real_open(path))
@@ -138,10 +140,10 @@ def test_replay_readers_close_every_file(tmp_path: Path, monkeypatch: pytest.Mon
             super().__init__(*args, **kwargs)
             opened.append(self)
 
-    monkeypatch.setattr(replay, "_open", tracked_open)
-    monkeypatch.setattr(replay.pq, "ParquetFile", TrackedParquetFile)
+    monkeypatch.setattr(exports, "_open", tracked_open)
+    monkeypatch.setattr(exports.pq, "ParquetFile", TrackedParquetFile)
     for path in (ndjson, csv_file, parquet):
-        assert sum(t.num_rows for t in replay.read_export(path, spec)) == 3
+        assert sum(t.num_rows for t in exports.read_export(path, spec)) == 3
     assert len(opened) == 3
     assert all(f.closed for f in opened)
 
@@ -149,8 +151,7 @@ def test_replay_readers_close_every_file(tmp_path: Path, monkeypatch: pytest.Mon
 def test_replay_and_devserver_name_datasets_by_one_rule(tmp_path: Path) -> None:
     """The devserver serves a folder as the replay would load it: one file-name rule for both."""
     from ingestion.devserver.store import files_by_dataset
-    from ingestion.exports import dataset_for_file
-    from ingestion.replay import plan_replay
+    from ingestion.exports import dataset_for_file, plan_replay
 
     named = {
         "Traffic_Crashes_-_Crashes.csv": "crashes",
@@ -173,3 +174,13 @@ def test_replay_and_devserver_name_datasets_by_one_rule(tmp_path: Path) -> None:
     replayed = plan_replay(tmp_path).files
     assert replayed.pop("crashes") == sorted([*expected.pop("crashes"), tmp_path / "units.csv"])
     assert replayed == expected
+
+
+def test_the_dataset_catalog_and_export_reading_load_without_dlt() -> None:
+    """The devserver, the quality gate's specs and the replay reader need no dlt (≈ 1 s to import)."""
+    probe = (
+        "import sys, ingestion.datasets, ingestion.exports, ingestion.records, ingestion.devserver.server; "
+        "print('dlt' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -16,7 +16,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.socrata.settings import DatasetSpec, column_name
+from ingestion.datasets import DatasetSpec, column_name
 
 
 def _point_to_geojson(col: pa.ChunkedArray) -> pa.Array:
