@@ -184,3 +184,20 @@ def test_the_dataset_catalog_and_export_reading_load_without_dlt() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_an_export_file_reaches_dlt_in_few_large_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dlt's cost is per table: a file goes whole up to CHUNK_ROWS rows, in zero-copy slices beyond."""
+    from ingestion import exports
+    from ingestion.datasets import DATASETS
+
+    path = tmp_path / "crashes.jsonl"
+    rows = [{"crash_record_id": f"k{i}", "crash_date": "2024-05-01T10:00:00.000"} for i in range(7)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = DATASETS["crashes"]
+
+    assert [t.num_rows for t in exports.read_export(path, spec)] == [7]
+    monkeypatch.setattr(exports, "CHUNK_ROWS", 3)
+    tables = list(exports.read_export(path, spec))
+    assert [t.num_rows for t in tables] == [3, 3, 1]
+    assert [k for t in tables for k in t.column("crash_record_id").to_pylist()] == [r["crash_record_id"] for r in rows]
