@@ -1,6 +1,7 @@
 """The project's dlt settings: secrets stay out of git, the (empty) secrets file `make install`
-creates keeps dlt from importing Streamlit (to look for its secrets) on every run, and loaded
-packages keep no copy of the data."""
+creates keeps dlt from importing Streamlit (to look for its secrets) on every run, the ingesting
+thread imports pandas before any reader thread can (dlt peeks at it), and loaded packages keep no
+copy of the data."""
 
 from __future__ import annotations
 
@@ -85,6 +86,7 @@ def test_a_secrets_file_keeps_streamlit_out_of_the_pipeline(tmp_path: Path) -> N
     _make_secrets_file(with_secrets.parent)
 
     kept_out = _replay_in_subprocess(with_secrets.parent, tmp_path / "home1", export)
+    # Same run, second check: pandas came in on the main thread, not the replay's reader thread.
     assert kept_out == {"streamlit": False, "raw": 1, "pandas_imported_by": ["MainThread"]}
     # The control: the same run without the file is what costs the import (≈ 1 s a command).
     pulled_in = _replay_in_subprocess(without.parent, tmp_path / "home2", export)

@@ -182,7 +182,8 @@ def test_the_dataset_catalog_and_export_reading_load_without_dlt() -> None:
         "import sys, ingestion.datasets, ingestion.exports, ingestion.records, ingestion.devserver.server; "
         "print('dlt' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=root)
     assert out.stdout.strip() == "False"
 
 
