@@ -11,15 +11,86 @@ of millions of rows: seconds instead of a minute at real scale.
 
 from __future__ import annotations
 
+import errno
+import mmap
 import os
 import shutil
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 
 from transform.dbt import TableDocs
 
 SCHEMA = "marts"
+
+# Bytes per write when copying a snapshot: big enough that the syscalls do not count, small
+# enough that the one reused buffer is nothing next to the file.
+COPY_CHUNK = 8 << 20
+# O_DIRECT wants offsets and lengths in whole logical blocks; 4 KiB covers the disks in use.
+DIRECT_ALIGN = 4096
+
+
+def _copy_buffered(source: Path, target: Path) -> None:
+    shutil.copyfile(source, target)
+    with open(target, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fill(src: BinaryIO, view: memoryview) -> int:
+    """Read until the buffer is full or the file ends: a short read mid-file would leave the
+    next direct write off a block boundary."""
+    filled = 0
+    while filled < len(view) and (got := src.readinto(view[filled:])):
+        filled += got
+    return filled
+
+
+def _copy_direct(source: Path, target: Path) -> None:
+    """Write through one reused, page-aligned buffer with O_DIRECT; a tail shorter than a block
+    is written through the page cache. Raises OSError(EINVAL) where the filesystem refuses it."""
+    buffer = mmap.mmap(-1, COPY_CHUNK)
+    view = memoryview(buffer)
+    try:
+        with open(source, "rb", buffering=0) as src:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o644)
+            try:
+                written = 0
+                while n := _fill(src, view):
+                    whole = n - n % DIRECT_ALIGN
+                    done = 0
+                    while done < whole:
+                        done += os.write(fd, view[done:whole])
+                    written += whole
+                    if whole < n:  # only the last read can end off a block boundary
+                        with open(target, "rb+") as tail:
+                            tail.seek(written)
+                            tail.write(view[whole:n])
+                            written += n - whole
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    finally:
+        view.release()
+        buffer.close()
+
+
+def copy_durably(source: Path, target: Path) -> None:
+    """Copy `source` to `target` and have it on disk before returning.
+
+    Where the filesystem allows, the bytes go to disk with O_DIRECT from one reused buffer,
+    instead of filling half a gigabyte of new page-cache pages that the fsync then writes
+    anyway. At real scale (491 MB of marts, just after a build) the buffered copy and fsync
+    took 1.9–2.1 s on the 2-core VM, the direct one 0.5–0.6 s. Where O_DIRECT is missing or
+    the filesystem refuses it: a buffered copy and fsync."""
+    if hasattr(os, "O_DIRECT"):
+        try:
+            _copy_direct(source, target)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+    _copy_buffered(source, target)
 
 
 def _ident(name: str) -> str:
@@ -77,9 +148,7 @@ def publish(build: Path, gold: Path, docs: dict[str, TableDocs] | None = None) -
     rows = _finish_build_file(build, docs or {})
     tmp = gold.with_name(f"{gold.name}.tmp-{os.getpid()}")
     try:
-        shutil.copyfile(build, tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
+        copy_durably(build, tmp)
         os.replace(tmp, gold)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -103,9 +172,7 @@ def discard_build(build: Path, gold: Path) -> None:
         return
     tmp = build.with_name(f"{build.name}.tmp-{os.getpid()}")
     try:
-        shutil.copyfile(gold, tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
+        copy_durably(gold, tmp)
         wal.unlink(missing_ok=True)
         os.replace(tmp, build)
     except BaseException:
