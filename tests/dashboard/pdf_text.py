@@ -6,7 +6,11 @@ from __future__ import annotations
 import re
 import zlib
 
-STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+# A stream's bytes are the /Length after its dictionary: searching for "endstream" instead would
+# drop a final CR byte of the compressed data as part of the line break, and then that page's
+# text would be lost (about one stream in 256, depending on the bytes).
+STREAM = re.compile(rb"<<([^<>]*)>>\s*stream\r?\n")
+LENGTH = re.compile(rb"/Length\s+(\d+)(\s+\d+\s+R)?")
 STRING = re.compile(rb"\(((?:[^()\\]|\\.)*)\)\s*Tj")
 
 
@@ -20,7 +24,11 @@ def page_count(pdf: bytes) -> int:
 
 def text(pdf: bytes) -> str:
     shown = []
-    for raw in STREAM.findall(pdf):
+    for match in STREAM.finditer(pdf):
+        length = LENGTH.search(match.group(1))
+        if length is None or length.group(2):
+            raise ValueError(f"a stream at byte {match.start()} has no direct /Length")
+        raw = pdf[match.end() : match.end() + int(length.group(1))]
         try:
             content = zlib.decompress(raw)
         except zlib.error:
