@@ -26,7 +26,7 @@ from crashes.errors import CrashesError
 from ingestion.bronze import bronze_pipeline, open_bronze
 from ingestion.datasets import DATASETS, parse_datasets
 from ingestion.exports import plan_replay
-from ingestion.raw import SyncCounts, bronze_to_raw, drop_repeated_rows, raw_pipeline, synced_loads
+from ingestion.raw import SyncCounts, bronze_to_raw, clear_staged, drop_repeated_rows, raw_pipeline, synced_loads
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,7 +121,7 @@ def _finish_interrupted(pipeline: dlt.Pipeline) -> None:
     if not interrupted:
         return
     try:
-        pipeline.run(loader_file_format="parquet")  # no data: dlt only finishes pending packages
+        pipeline.run()  # no data: dlt only finishes pending packages
     except PipelineStepFailed as exc:
         raise _step_error(exc, f"dlt step '{exc.step}' of an interrupted raw load") from exc
     with warehouse.connect() as con:
@@ -143,9 +143,11 @@ def sync_raw(settings: Settings) -> tuple[list[str], SyncCounts]:
         except (duckdb.Error, OSError) as exc:
             raise _step_error(exc, "reading bronze for raw") from exc
         try:
-            pipeline.run(source, loader_file_format="parquet")
+            # No forced file format: Arrow items go as parquet, the merged rows as SQL models.
+            pipeline.run(source)
         except PipelineStepFailed as exc:
             raise _step_error(exc, f"dlt step '{exc.step}'") from exc
+    clear_staged(pipeline)
     return pending, counts
 
 

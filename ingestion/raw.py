@@ -4,10 +4,15 @@ Raw is fed from bronze, never from the API directly, so both layers hold the sam
 raw can be rebuilt from bronze alone. Which bronze loads raw already holds is recorded in
 `raw.bronze_loads`, in the same dlt load as the rows themselves: a run that dies between bronze
 and raw is finished by the next run, and a load is never merged twice.
+
+DuckDB ranks the versions from the key and cursor columns alone; the rows to merge then reach the
+warehouse as a dlt SQL model that the warehouse's DuckDB runs over bronze's files itself (bronze
+on S3 goes through Arrow and parquet load files instead, as the warehouse cannot reach it).
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +21,8 @@ from pathlib import Path
 import dlt
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
+from dlt.dataset.relation import Relation
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.extract.items import DataItemWithMeta
 from dlt.sources import DltResource
@@ -114,9 +121,10 @@ ROW_INDEX = '"bronze row"'
 
 def _positioned(
     con: duckdb.DuckDBPyConnection, bronze: Bronze, files: Sequence[BronzeFile]
-) -> tuple[str, dict[str, str]]:
+) -> tuple[str, dict[str, str], bool]:
     """SQL over the bronze files with each row's file (its index in `files`) and its position in
-    that file, and the query's parameters; `con` is set up to read bronze.
+    that file, the query's parameters, and whether those are DuckDB's own file columns; `con` is
+    set up to read bronze.
 
     DuckDB's own `file_index` and `file_row_number` columns give both, in a parallel scan. Bronze
     keeps unknown columns, though, and a data column of either name hides DuckDB's: then each file
@@ -133,13 +141,17 @@ def _positioned(
             f"select *, file_index::integer as {FILE_INDEX}, file_row_number as {ROW_INDEX} "  # noqa: S608
             f"from read_parquet({listing}, union_by_name = true)"
         )
-        return sql, params
+        return sql, params, True
     con.execute("set preserve_insertion_order = true")
     parts = [
         f"(select *, {index} as {FILE_INDEX}, row_number() over () - 1 as {ROW_INDEX} from read_parquet($f{index}))"  # noqa: S608
         for index in range(len(files))
     ]
-    return " union all by name ".join(parts), params
+    return " union all by name ".join(parts), params, False
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 # The one rule for a mergeable key: present, and holding a character that is not whitespace
@@ -152,12 +164,18 @@ USABLE_KEY = r"k is not null and regexp_matches(k, '[^\s\v\p{Z}]')"
 class Versions:
     """What a sync takes from its bronze files: how many rows it read, its keyless rows, and the
     rows it drops as older versions, each as (f: the file's index, r: the row's position in it),
-    and whether a merged row replaces one raw holds. Every other row is merged."""
+    and whether a merged row replaces one raw holds. Every other row is merged. `columns` are the
+    bronze files' columns, dlt's own included."""
 
     delivered: int
     keyless: pa.Table
     dropped: pa.Table
     replaces_raw: bool
+    columns: list[str] = field(default_factory=list)
+
+    @property
+    def data_columns(self) -> list[str]:
+        return [c for c in self.columns if c not in _DLT_COLUMNS]
 
     @property
     def merged(self) -> int:
@@ -180,7 +198,9 @@ def newest_versions(
     if not files:
         return Versions(0, positions.empty_table(), positions.empty_table(), replaces_raw=False)
     with duckdb.connect() as con:
-        rows, params = _positioned(con, bronze, files)
+        rows, params, _ = _positioned(con, bronze, files)
+        described = con.execute(f"describe select * from ({rows})", params).fetchall()  # noqa: S608
+        columns = [r[0] for r in described if r[0] not in {FILE_INDEX.strip('"'), ROW_INDEX.strip('"')}]
         con.execute(
             f"""create temp table keys as
                 select k, u, f, r, coalesce({USABLE_KEY}, false) as usable
@@ -214,6 +234,7 @@ def newest_versions(
         keyless=keyless.cast(positions),
         dropped=dropped.cast(positions),
         replaces_raw=bool(replaces_raw),
+        columns=columns,
     )
 
 
@@ -223,21 +244,17 @@ def _quote(name: str) -> str:
 
 def _bronze_tables(
     bronze: Bronze, files: Sequence[BronzeFile], versions: Versions, spec: DatasetSpec
-) -> Iterator[pa.Table | DataItemWithMeta]:
+) -> Iterator[pa.Table | DataItemWithMeta | Relation]:
     """The sync's keyless rows (as reject records, to their own table) and the rows to merge,
-    read and filtered by DuckDB: set-wise, in parallel, streamed to dlt in large tables (dlt's
-    cost is per table)."""
+    read and filtered by DuckDB set-wise."""
     keyless = versions.keyless  # noqa: F841 - read by DuckDB by name
     # Rows not merged: few (repeats and rejects), so the scan below probes a small hash table.
-    skipped = pa.concat_tables([versions.keyless, versions.dropped])  # noqa: F841 - read by DuckDB by name
+    skipped = pa.concat_tables([versions.keyless, versions.dropped])
     # A memory ceiling, or DuckDB's cache of bronze alone takes the ingest past its budget (1.44 GB
     # peak RSS on the real crashes, 1.27 with it).
     with duckdb.connect(config={"memory_limit": "1GB"}) as con:
-        rows, params = _positioned(con, bronze, files)
-        names = [r[0] for r in con.execute(f"describe select * from ({rows})", params).fetchall()]  # noqa: S608
-        data = [
-            f"b.{_quote(n)}" for n in names if n not in {*_DLT_COLUMNS, FILE_INDEX.strip('"'), ROW_INDEX.strip('"')}
-        ]
+        rows, params, native = _positioned(con, bronze, files)
+        data = [f"b.{_quote(n)}" for n in versions.data_columns]
         if versions.keyless.num_rows:
             table = con.sql(
                 f"""select {", ".join(data)}, b.{FILE_INDEX} as f from ({rows}) b
@@ -250,18 +267,53 @@ def _bronze_tables(
             yield dlt.mark.with_hints(
                 rejects.append_column("_bronze_load_id", loads), _REJECT_HINTS, create_table_variant=True
             )
-        if versions.merged:
-            # Bronze's dlt columns describe the bronze load; raw gets its own, plus the bronze load id.
-            bronze_load = "b._dlt_load_id::varchar" if "_dlt_load_id" in names else "null::varchar"
-            # A relation, not a DB-API result: DuckDB streams it rather than materialising it first.
-            reader = con.sql(
-                f"""select {", ".join(data)}, {bronze_load} as _bronze_load_id
-                    from ({rows}) b
-                    anti join skipped s on s.f = b.{FILE_INDEX} and s.r = b.{ROW_INDEX}""",  # noqa: S608
-                params=params,
-            ).to_arrow_reader(batch_size=CHUNK_ROWS)
-            for batch in reader:
-                yield pa.Table.from_batches([batch])
+        if not versions.merged:
+            return
+        # Bronze's dlt columns describe the bronze load; raw gets its own, plus the bronze load id.
+        bronze_load = "b._dlt_load_id::varchar" if "_dlt_load_id" in versions.columns else "null::varchar"
+        merged = f"{', '.join(data)}, {bronze_load} as _bronze_load_id"
+        if bronze.is_local and native:
+            yield _merge_model(bronze, files, merged, skipped)
+            return
+        # A relation, not a DB-API result: DuckDB streams it rather than materialising it first.
+        reader = con.sql(
+            f"""select {merged} from ({rows}) b
+                anti join skipped s on s.f = b.{FILE_INDEX} and s.r = b.{ROW_INDEX}""",  # noqa: S608
+            params=params,
+        ).to_arrow_reader(batch_size=CHUNK_ROWS)
+        for batch in reader:
+            yield pa.Table.from_batches([batch])
+
+
+def _merge_model(bronze: Bronze, files: Sequence[BronzeFile], merged: str, skipped: pa.Table) -> Relation:
+    """The rows to merge as a dlt SQL model: the warehouse's DuckDB reads them from bronze itself
+    at load time, so they are never converted to Arrow, written to a load file and read back
+    (≈ 3 s of a 20 s real-scale replay). The positions to skip go to a small parquet file beside
+    the load package, which the model reads; `clear_staged` removes it once the load is done."""
+    pipeline = dlt.current.pipeline()
+    load_id = dlt.current.load_package_state()["load_id"]
+    paths = [_literal(bronze.location(f)) for f in files]
+    sql = f"select {merged} from read_parquet([{', '.join(paths)}], union_by_name = true) b"  # noqa: S608
+    if skipped.num_rows:
+        staged = staged_dir(pipeline) / f"{load_id}.{files[0].table}.skipped.parquet"
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(skipped, staged)
+        sql += (
+            f" anti join read_parquet({_literal(str(staged))}) s"
+            " on s.f = b.file_index::integer and s.r = b.file_row_number"
+        )
+    return pipeline.dataset()(sql)
+
+
+def staged_dir(pipeline: dlt.Pipeline) -> Path:
+    """Where the sync's models find the bronze positions they skip (see `_merge_model`)."""
+    return Path(pipeline.working_dir) / "staged"
+
+
+def clear_staged(pipeline: dlt.Pipeline) -> None:
+    """Remove the skip lists once no load package can still need them."""
+    if not pipeline.list_extracted_load_packages() and not pipeline.list_normalized_load_packages():
+        shutil.rmtree(staged_dir(pipeline), ignore_errors=True)
 
 
 def _dataset_resource(
@@ -276,9 +328,11 @@ def _dataset_resource(
     files = [f for f in bronze.files(spec.table) if f.load_id in wanted]
     versions = newest_versions(bronze, files, spec, warehouse_path)
     columns = spec.text_columns()
-    columns["_bronze_load_id"] = {"data_type": "text", "nullable": True}
+    # Bronze's unknown columns too: dlt takes a model's columns from these hints, not from data.
+    for name in [*versions.data_columns, "_bronze_load_id"]:
+        columns.setdefault(name, {"data_type": "text", "nullable": True})
 
-    def rows() -> Iterator[pa.Table | DataItemWithMeta]:
+    def rows() -> Iterator[pa.Table | DataItemWithMeta | Relation]:
         rejected, merged = versions.keyless.num_rows, versions.merged
         counts.add(counts.delivered, spec.name, versions.delivered)
         if rejected:

@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from dlt.common.destination.client import SqlModel
 from fsspec.implementations.local import LocalFileSystem
 
 from crashes.config import get_settings
@@ -17,7 +18,7 @@ from ingestion.bronze import Bronze, bronze_pipeline, open_bronze
 from ingestion.datasets import DATASETS
 from ingestion.exports import plan_replay
 from ingestion.pipeline import ingest, sync_raw
-from ingestion.raw import SyncCounts, _dataset_resource, bronze_to_raw, raw_pipeline, synced_loads
+from ingestion.raw import SyncCounts, bronze_to_raw, raw_pipeline, staged_dir, synced_loads
 from ingestion.replay import replay_source
 from tests.ingestion.helpers import bronze_files, raw_count, raw_query
 
@@ -32,7 +33,7 @@ class CountingFileSystem(LocalFileSystem):
         return super().ls(path, detail=detail, **kwargs)
 
 
-def test_a_dataset_folder_is_listed_once_for_all_pending_loads(tmp_path: Path) -> None:
+def test_a_dataset_folder_is_listed_once_for_all_pending_loads(crashes_home: Path, tmp_path: Path) -> None:
     spec = DATASETS["crashes"]
     folder = tmp_path / "chicago" / spec.table
     folder.mkdir(parents=True)
@@ -42,10 +43,14 @@ def test_a_dataset_folder_is_listed_once_for_all_pending_loads(tmp_path: Path) -
         pq.write_table(table, folder / f"{load_id}.file{n}.parquet")
     fs = CountingFileSystem()
     bronze = Bronze(fs, str(tmp_path / "chicago"))
+    settings = get_settings()
 
-    tables = list(_dataset_resource(spec, bronze, loads[1:], SyncCounts(), None))
+    raw_pipeline(settings).run(bronze_to_raw(bronze, loads[1:], SyncCounts(), settings.warehouse_path))
 
-    assert sorted(k for t in tables for k in t.column("crash_record_id").to_pylist()) == ["k1", "k2"]
+    assert raw_query(crashes_home, "select crash_record_id, _bronze_load_id from raw.crashes order by 1") == [
+        ("k1", loads[1]),
+        ("k2", loads[2]),
+    ]
     assert fs.listed.count(str(folder)) == 1
 
 
@@ -104,15 +109,12 @@ def test_an_append_job_run_again_after_a_kill_leaves_one_row_per_key(crashes_hom
     )
     raw = raw_pipeline(settings)
     pending = [lid for lid in open_bronze(settings).completed_loads() if lid not in synced_loads(settings)]
-    raw.extract(
-        bronze_to_raw(open_bronze(settings), pending, SyncCounts(), settings.warehouse_path),
-        loader_file_format="parquet",
-    )
+    raw.extract(bronze_to_raw(open_bronze(settings), pending, SyncCounts(), settings.warehouse_path))
     raw.normalize()
     (package,) = raw.list_normalized_load_packages()
-    job = next((Path(raw.working_dir) / "load" / "normalized" / package / "new_jobs").glob("crashes.*.parquet"))
-    with duckdb.connect(str(settings.warehouse_path)) as con:  # the insert DuckDB had committed
-        con.execute("insert into raw.crashes by name select * from read_parquet(?)", [str(job)])
+    job = next((Path(raw.working_dir) / "load" / "normalized" / package / "new_jobs").glob("crashes.*.model"))
+    with job.open() as f, duckdb.connect(str(settings.warehouse_path)) as con:  # the insert DuckDB had committed
+        con.execute(f"insert into raw.crashes by name {SqlModel.from_file(f).to_sql()}")
     assert raw_count(crashes_home, "crashes") == 4
 
     loads, _ = sync_raw(settings)
@@ -124,3 +126,30 @@ def test_an_append_job_run_again_after_a_kill_leaves_one_row_per_key(crashes_hom
         "c",
         "d",
     ]
+
+
+def test_a_pending_load_finds_its_skip_list_and_a_finished_sync_leaves_none(crashes_home: Path, tmp_path: Path) -> None:
+    """Raw's rows go as a SQL model that skips older versions by a list staged beside the load
+    package: a package left pending by a dead run still needs it, a finished sync does not."""
+    ingest(source="replay", path=_ndjson(tmp_path / "crashes_1.jsonl", [{**CRASH, "crash_record_id": "z1"}]))
+    settings = get_settings()
+    versions = [{**CRASH, "hit_and_run_i": "Y"}, {**CRASH, "hit_and_run_i": "N"}, {**CRASH, "crash_record_id": "b1"}]
+    bronze_pipeline(settings).run(
+        replay_source(plan_replay(_ndjson(tmp_path / "crashes_2.jsonl", versions))), loader_file_format="parquet"
+    )
+    raw = raw_pipeline(settings)
+    pending = [lid for lid in open_bronze(settings).completed_loads() if lid not in synced_loads(settings)]
+    raw.extract(bronze_to_raw(open_bronze(settings), pending, SyncCounts(), settings.warehouse_path))
+    raw.normalize()  # the run dies here, before the load
+    assert len(list(staged_dir(raw).glob("*.parquet"))) == 1
+
+    loads, _ = sync_raw(settings)
+
+    assert loads == []  # the pending package held the load
+    # The later delivery of a1 wins: the skip list dropped the earlier one.
+    assert raw_query(crashes_home, "select crash_record_id, hit_and_run_i from raw.crashes order by 1") == [
+        ("a1", "N"),
+        ("b1", "Y"),
+        ("z1", "Y"),
+    ]
+    assert not staged_dir(raw).exists()
