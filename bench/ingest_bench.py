@@ -2,7 +2,7 @@
 
 Reports rows/s into bronze + raw and peak RSS of the ingest process, and, in the same run, the
 rate of DuckDB's own `read_ndjson_auto` over the same files (a floor for "just reading"), as a
-ratio. Target: at least half of DuckDB's rate, RSS ≤ 1.5 GB. Each side runs three times,
+ratio. Target: at least half of DuckDB's rate, RSS ≤ 1.5 GB. Each side runs five times,
 interleaved; the figures are medians, with every run listed.
 """
 
@@ -22,7 +22,7 @@ import duckdb
 
 from bench.real_data import REAL_CRASHES, ROOT
 
-RUNS = 3
+RUNS = 5
 
 
 def duckdb_reference(folder: Path) -> tuple[int, float]:
