@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import dlt
 import duckdb
@@ -119,12 +120,17 @@ FILE_INDEX = '"bronze file"'
 ROW_INDEX = '"bronze row"'
 
 
-def _positioned(
-    con: duckdb.DuckDBPyConnection, bronze: Bronze, files: Sequence[BronzeFile]
-) -> tuple[str, dict[str, str], bool]:
-    """SQL over the bronze files with each row's file (its index in `files`) and its position in
-    that file, the query's parameters, and whether those are DuckDB's own file columns; `con` is
-    set up to read bronze.
+class BronzeScan(NamedTuple):
+    """SQL over bronze files with each row's file (its index in the list) and position in it."""
+
+    sql: str
+    params: dict[str, str]
+    columns: list[str]  # bronze's own columns, dlt's included
+    native: bool  # the positions are DuckDB's own file columns
+
+
+def _positioned(con: duckdb.DuckDBPyConnection, bronze: Bronze, files: Sequence[BronzeFile]) -> BronzeScan:
+    """A scan of the bronze files with each row's position; `con` is set up to read bronze.
 
     DuckDB's own `file_index` and `file_row_number` columns give both, in a parallel scan. Bronze
     keeps unknown columns, though, and a data column of either name hides DuckDB's: then each file
@@ -135,19 +141,20 @@ def _positioned(
     params = {f"f{index}": bronze.location(f) for index, f in enumerate(files)}
     listing = "[" + ", ".join(f"${name}" for name in params) + "]"
     described = con.execute(f"describe select * from read_parquet({listing}, union_by_name = true)", params)  # noqa: S608
-    if not {"file_index", "file_row_number"} & {r[0] for r in described.fetchall()}:
+    columns = [r[0] for r in described.fetchall()]
+    if not {"file_index", "file_row_number"} & set(columns):
         con.execute("set preserve_insertion_order = false")  # raw has no row order: scan in parallel
         sql = (
             f"select *, file_index::integer as {FILE_INDEX}, file_row_number as {ROW_INDEX} "  # noqa: S608
             f"from read_parquet({listing}, union_by_name = true)"
         )
-        return sql, params, True
+        return BronzeScan(sql, params, columns, native=True)
     con.execute("set preserve_insertion_order = true")
     parts = [
         f"(select *, {index} as {FILE_INDEX}, row_number() over () - 1 as {ROW_INDEX} from read_parquet($f{index}))"  # noqa: S608
         for index in range(len(files))
     ]
-    return " union all by name ".join(parts), params, False
+    return BronzeScan(" union all by name ".join(parts), params, columns, native=False)
 
 
 def _literal(text: str) -> str:
@@ -198,9 +205,8 @@ def newest_versions(
     if not files:
         return Versions(0, positions.empty_table(), positions.empty_table(), replaces_raw=False)
     with duckdb.connect() as con:
-        rows, params, _ = _positioned(con, bronze, files)
-        described = con.execute(f"describe select * from ({rows})", params).fetchall()  # noqa: S608
-        columns = [r[0] for r in described if r[0] not in {FILE_INDEX.strip('"'), ROW_INDEX.strip('"')}]
+        scan = _positioned(con, bronze, files)
+        rows, params = scan.sql, scan.params
         con.execute(
             f"""create temp table keys as
                 select k, u, f, r, coalesce({USABLE_KEY}, false) as usable
@@ -234,7 +240,7 @@ def newest_versions(
         keyless=keyless.cast(positions),
         dropped=dropped.cast(positions),
         replaces_raw=bool(replaces_raw),
-        columns=columns,
+        columns=scan.columns,
     )
 
 
@@ -253,7 +259,8 @@ def _bronze_tables(
     # A memory ceiling, or DuckDB's cache of bronze alone takes the ingest past its budget (1.44 GB
     # peak RSS on the real crashes, 1.27 with it).
     with duckdb.connect(config={"memory_limit": "1GB"}) as con:
-        rows, params, native = _positioned(con, bronze, files)
+        scan = _positioned(con, bronze, files)
+        rows, params = scan.sql, scan.params
         data = [f"b.{_quote(n)}" for n in versions.data_columns]
         if versions.keyless.num_rows:
             table = con.sql(
@@ -272,7 +279,7 @@ def _bronze_tables(
         # Bronze's dlt columns describe the bronze load; raw gets its own, plus the bronze load id.
         bronze_load = "b._dlt_load_id::varchar" if "_dlt_load_id" in versions.columns else "null::varchar"
         merged = f"{', '.join(data)}, {bronze_load} as _bronze_load_id"
-        if bronze.is_local and native:
+        if bronze.is_local and scan.native:
             yield _merge_model(bronze, files, merged, skipped)
             return
         # A relation, not a DB-API result: DuckDB streams it rather than materialising it first.
