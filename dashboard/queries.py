@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from crashes.gold import connect
+from crashes.sql import ident
 from dashboard.snapshot import per_snapshot
 from orchestration import runs
 
@@ -52,10 +53,6 @@ def _ops_frame(sql: str, params: tuple[Any, ...] = ()) -> pd.DataFrame:
         return pd.DataFrame([tuple(r) for r in cursor.fetchall()], columns=names)
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 # --------------------------------------------------------------------------- catalog (Data page)
 @per_snapshot
 def marts() -> pd.DataFrame:
@@ -74,7 +71,7 @@ def mart_rows() -> dict[str, int]:
     if not names:
         return {}
     union = " union all ".join(
-        f"select {i} as i, count(*) as n from {SCHEMA}.{_ident(name)}" for i, name in enumerate(names)
+        f"select {i} as i, count(*) as n from {SCHEMA}.{ident(name)}" for i, name in enumerate(names)
     )
     with connect() as con:
         return {names[i]: int(n) for i, n in con.execute(union).fetchall()}
@@ -107,7 +104,7 @@ def _condition(f: ColumnFilter, types: dict[str, str], i: int) -> tuple[str, dic
         raise ValueError(f"unknown column {f.column!r}")
     if f.op not in OPERATORS:
         raise ValueError(f"unknown operator {f.op!r}")
-    col, name = _ident(f.column), f"v{i}"
+    col, name = ident(f.column), f"v{i}"
     if f.op == "is empty":
         return f"{col} is null", {}
     if f.op == "is not empty":
@@ -132,7 +129,7 @@ def preview(mart: str, filters: tuple[ColumnFilter, ...] = (), limit: int = 100)
         terms.append(term)
         params.update(bound)
     where = " and ".join(terms)
-    table = f"{SCHEMA}.{_ident(mart)}"
+    table = f"{SCHEMA}.{ident(mart)}"
     with connect() as con:
         matched = int(con.execute(f"select count(*) from {table} where {where}", params).fetchone()[0])
         rows = con.execute(f"select * from {table} where {where} limit {int(limit)}", params).df()
@@ -476,8 +473,8 @@ def feature_values(column_names: tuple[str, ...], top: int = 40) -> dict[str, li
     if not wanted:
         return {}
     union = " union all ".join(
-        f"(select {i} as i, cast({_ident(c)} as varchar) as v, count(*) as n"
-        f" from {SCHEMA}.ml_hit_and_run_features where {_ident(c)} is not null group by 2 order by 3 desc"
+        f"(select {i} as i, cast({ident(c)} as varchar) as v, count(*) as n"
+        f" from {SCHEMA}.ml_hit_and_run_features where {ident(c)} is not null group by 2 order by 3 desc"
         f" limit {int(top)})"
         for i, c in enumerate(wanted)
     )
@@ -494,7 +491,7 @@ def feature_medians(column_names: tuple[str, ...]) -> dict[str, float]:
     wanted = [c for c in column_names if c in present]
     if not wanted:
         return {}
-    select = ", ".join(f"median({_ident(c)}) as {_ident(c)}" for c in wanted)
+    select = ", ".join(f"median({ident(c)}) as {ident(c)}" for c in wanted)
     row = frame(f"select {select} from {SCHEMA}.ml_hit_and_run_features").iloc[0]
     return {c: float(row[c]) for c in wanted if not pd.isna(row[c])}
 

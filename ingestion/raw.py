@@ -31,6 +31,7 @@ from dlt.sources import DltResource
 from crashes import warehouse
 from crashes.config import Settings
 from crashes.errors import CrashesError
+from crashes.sql import ident, literal
 from ingestion.bronze import Bronze, BronzeFile
 from ingestion.datasets import CURSOR_COLUMN, DATASETS, DatasetSpec
 from ingestion.records import rejected_rows
@@ -111,7 +112,7 @@ def _attach_raw_versions(con: duckdb.DuckDBPyConnection, warehouse_path: Path | 
         raise CrashesError(f"raw.{spec.table} has no {spec.key} column: rebuild raw from bronze (delete the warehouse)")
     # Without the cursor column every raw row ranks as undated (it still counts as held, so the
     # sync merges rather than appends).
-    cursor = _quote(CURSOR_COLUMN) if CURSOR_COLUMN in present else "null::varchar"
+    cursor = ident(CURSOR_COLUMN) if CURSOR_COLUMN in present else "null::varchar"
     return f'select "{spec.key}" as k, {cursor} as u from wh."{DATASET_NAME}"."{spec.table}"'  # noqa: S608
 
 
@@ -155,10 +156,6 @@ def _positioned(con: duckdb.DuckDBPyConnection, bronze: Bronze, files: Sequence[
         for index in range(len(files))
     ]
     return BronzeScan(" union all by name ".join(parts), params, columns, native=False)
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 # The one rule for a mergeable key: present, and holding a character that is not whitespace
@@ -210,7 +207,7 @@ def newest_versions(
         con.execute(
             f"""create temp table keys as
                 select k, u, f, r, coalesce({USABLE_KEY}, false) as usable
-                from (select {_quote(spec.key)}::varchar as k, {_quote(CURSOR_COLUMN)}::varchar as u,
+                from (select {ident(spec.key)}::varchar as k, {ident(CURSOR_COLUMN)}::varchar as u,
                              {FILE_INDEX}::integer as f, {ROW_INDEX}::bigint as r
                       from ({rows}))""",  # noqa: S608
             params,
@@ -244,10 +241,6 @@ def newest_versions(
     )
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _bronze_tables(
     bronze: Bronze, files: Sequence[BronzeFile], versions: Versions, spec: DatasetSpec
 ) -> Iterator[pa.Table | DataItemWithMeta | Relation]:
@@ -261,7 +254,7 @@ def _bronze_tables(
     with duckdb.connect(config={"memory_limit": "1GB"}) as con:
         scan = _positioned(con, bronze, files)
         rows, params = scan.sql, scan.params
-        data = [f"b.{_quote(n)}" for n in versions.data_columns]
+        data = [f"b.{ident(n)}" for n in versions.data_columns]
         if versions.keyless.num_rows:
             table = con.sql(
                 f"""select {", ".join(data)}, b.{FILE_INDEX} as f from ({rows}) b
@@ -299,14 +292,14 @@ def _merge_model(bronze: Bronze, files: Sequence[BronzeFile], merged: str, skipp
     the load package, which the model reads; `clear_staged` removes it once the load is done."""
     pipeline = dlt.current.pipeline()
     load_id = dlt.current.load_package_state()["load_id"]
-    paths = [_literal(bronze.location(f)) for f in files]
+    paths = [literal(bronze.location(f)) for f in files]
     sql = f"select {merged} from read_parquet([{', '.join(paths)}], union_by_name = true) b"  # noqa: S608
     if skipped.num_rows:
         staged = staged_dir(pipeline) / f"{load_id}.{files[0].table}.skipped.parquet"
         staged.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(skipped, staged)
         sql += (
-            f" anti join read_parquet({_literal(str(staged))}) s"
+            f" anti join read_parquet({literal(str(staged))}) s"
             " on s.f = b.file_index::integer and s.r = b.file_row_number"
         )
     return pipeline.dataset()(sql)
@@ -372,12 +365,12 @@ def drop_repeated_rows(con: duckdb.DuckDBPyConnection, load_ids: Sequence[str]) 
     for spec in DATASETS.values():
         if not warehouse.table_exists(con, DATASET_NAME, spec.table):
             continue
-        table = f"{DATASET_NAME}.{_quote(spec.table)}"
+        table = f"{DATASET_NAME}.{ident(spec.table)}"
         for load_id in load_ids:
             deleted = con.execute(
                 f"""delete from {table} where rowid in (
                         select rowid from {table} where _dlt_load_id = $load
-                        qualify row_number() over (partition by {_quote(spec.key)} order by rowid) > 1
+                        qualify row_number() over (partition by {ident(spec.key)} order by rowid) > 1
                     ) returning 1""",  # noqa: S608 - fixed names
                 {"load": load_id},
             ).fetchall()

@@ -17,6 +17,7 @@ import duckdb
 
 from crashes.config import get_settings
 from crashes.gold import connect as gold_connect
+from crashes.sql import ident
 
 FRESHNESS_COLUMNS = ("crash_date", "socrata_updated_at")
 # Fields whose zone-less values are Chicago wall-clock time (the portal's crash_date); every other
@@ -77,16 +78,12 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str
     return {r[0] for r in rows}
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _counts(con: duckdb.DuckDBPyConnection, schema: str, tables: list[str]) -> dict[str, int]:
     """All counts in one query. Identifiers come from information_schema, quoted; no user input."""
     if not tables:
         return {}
     template = "SELECT {i} AS i, count(*) AS n FROM {schema}.{table}"
-    parts = [template.format(i=i, schema=_ident(schema), table=_ident(t)) for i, t in enumerate(tables)]
+    parts = [template.format(i=i, schema=ident(schema), table=ident(t)) for i, t in enumerate(tables)]
     return {tables[i]: int(n) for i, n in con.execute(" UNION ALL ".join(parts)).fetchall()}
 
 

@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 import duckdb
 
+from crashes.sql import ident, literal
 from transform.dbt import TableDocs
 
 SCHEMA = "marts"
@@ -93,23 +94,15 @@ def copy_durably(source: Path, target: Path) -> None:
     _copy_buffered(source, target)
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _comment(con: duckdb.DuckDBPyConnection, table: str, docs: TableDocs) -> None:
     """dbt's descriptions on the gold tables, so analysts browsing the snapshot see them."""
-    target = f"{SCHEMA}.{_ident(table)}"
+    target = f"{SCHEMA}.{ident(table)}"
     if docs.description:
-        con.execute(f"comment on table {target} is {_literal(docs.description)}")
+        con.execute(f"comment on table {target} is {literal(docs.description)}")
     present = {r[0] for r in con.execute(f"describe {target}").fetchall()}
     for column, text in docs.columns.items():
         if text and column in present:
-            con.execute(f"comment on column {target}.{_ident(column)} is {_literal(text)}")
+            con.execute(f"comment on column {target}.{ident(column)} is {literal(text)}")
 
 
 def _finish_build_file(build: Path, docs: dict[str, TableDocs]) -> dict[str, int]:
@@ -129,7 +122,7 @@ def _finish_build_file(build: Path, docs: dict[str, TableDocs]) -> dict[str, int
                 _comment(con, table, docs[table])
         con.execute("commit")
         rows = {
-            t: con.execute(f"select count(*) from {SCHEMA}.{_ident(t)}").fetchone()[0]  # noqa: S608 - catalog names
+            t: con.execute(f"select count(*) from {SCHEMA}.{ident(t)}").fetchone()[0]  # noqa: S608 - catalog names
             for t in tables
         }
         con.execute("checkpoint")

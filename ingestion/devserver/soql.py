@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from crashes.sql import ident
+
 MAX_LIMIT = 50_000
 DEFAULT_LIMIT = 1_000
 SYSTEM_COLUMNS = {":id": "__id", ":created_at": "__created_at", ":updated_at": "__updated_at"}
@@ -117,7 +119,7 @@ class Columns:
     @staticmethod
     def sql_name(name: str) -> str:
         """Quoted SQL identifier for a resolved field (names come from our own column list)."""
-        return '"' + SYSTEM_COLUMNS.get(name, name).replace('"', '""') + '"'
+        return ident(SYSTEM_COLUMNS.get(name, name))
 
     def typed(self, name: str) -> str:
         """SQL expression that compares/sorts the field by its Socrata type."""

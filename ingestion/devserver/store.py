@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from crashes.sql import ident, literal
 from ingestion.datasets import DATASETS, DatasetSpec
 from ingestion.devserver.sampling import load_stats
 from ingestion.devserver.soql import Columns, Query
@@ -54,18 +55,10 @@ def _utc_now_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _row_id(h: str) -> str:
     """Socrata-like `row-xxxx-xxxx-xxxx` from a 64-bit hash expression."""
     x = f"lpad(lower(hex({h})), 16, '0')"
     return f"'row-' || substr({x}, 1, 4) || '-' || substr({x}, 5, 4) || '-' || substr({x}, 9, 4)"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class Store:
@@ -86,9 +79,9 @@ class Store:
 
     # ------------------------------------------------------------------ schema
     def _create(self, spec: DatasetSpec, names: list[str]) -> None:
-        cols = ", ".join(f"{_quote(c)} VARCHAR" for c in names)
+        cols = ", ".join(f"{ident(c)} VARCHAR" for c in names)
         self.con.execute(
-            f"CREATE OR REPLACE TABLE {_quote('ds_' + spec.name)} ({cols}, __id VARCHAR, "
+            f"CREATE OR REPLACE TABLE {ident('ds_' + spec.name)} ({cols}, __id VARCHAR, "
             "__created_at TIMESTAMP, __updated_at TIMESTAMP)"
         )
         self.version[spec.name] = 0
@@ -99,7 +92,7 @@ class Store:
         known = self.columns[name].names
         new = [c for c in incoming if c not in known and c not in _SYSTEM and not c.startswith("__")]
         for c in new:
-            cur.execute(f"ALTER TABLE {_quote('ds_' + name)} ADD COLUMN {_quote(c)} VARCHAR")
+            cur.execute(f"ALTER TABLE {ident('ds_' + name)} ADD COLUMN {ident(c)} VARCHAR")
         if new:
             self.columns[name] = Columns(known + new, self._types.get(name, {}))
 
@@ -109,7 +102,7 @@ class Store:
         exprs = []
         for raw, dtype in schema:
             name = spec.field_for_header(raw) if raw not in _SYSTEM else raw
-            col = _quote(raw)
+            col = ident(raw)
             if dtype.startswith(("STRUCT", "MAP", "JSON")) or dtype.endswith("[]"):
                 value = f"to_json({col})::VARCHAR"
             elif dtype != "VARCHAR":
@@ -121,7 +114,7 @@ class Store:
                     f"regexp_replace({value}, '^POINT \\(([-0-9.eE]+) ([-0-9.eE]+)\\)$', "
                     '\'{"type":"Point","coordinates":[\\1,\\2]}\')'
                 )
-            exprs.append(f"{value} AS {_quote(name)}")
+            exprs.append(f"{value} AS {ident(name)}")
         return f"SELECT {', '.join(exprs)} FROM {relation}"  # noqa: S608 - names quoted, from data
 
     def _system_fields(self, spec: DatasetSpec, names: list[str]) -> str:
@@ -129,7 +122,7 @@ class Store:
         parsed, missing ones derived. DuckDB's hash is fast and fixed for the pinned version."""
         h = "__h"
         base = (
-            f"coalesce(TRY_CAST({_quote(spec.date_field)} AS TIMESTAMP), TIMESTAMP '2015-01-01')"
+            f"coalesce(TRY_CAST({ident(spec.date_field)} AS TIMESTAMP), TIMESTAMP '2015-01-01')"
             if spec.date_field in names
             else "TIMESTAMP '2015-01-01'"
         )
@@ -141,11 +134,11 @@ class Store:
         cap = f"TIMESTAMP '{self.loaded_at.isoformat(sep=' ')}'"
 
         def given(field: str) -> str | None:
-            return f"TRY_CAST(replace({_quote(field)}, 'Z', '') AS TIMESTAMP)" if field in names else None
+            return f"TRY_CAST(replace({ident(field)}, 'Z', '') AS TIMESTAMP)" if field in names else None
 
         created_expr = given(":created_at") or f"least(date_trunc('millisecond', {created}), {cap})"
         updated_expr = given(":updated_at") or f"least(date_trunc('millisecond', {created} + {amend}), {cap})"
-        id_expr = _quote(":id") if ":id" in names else _row_id(h)
+        id_expr = ident(":id") if ":id" in names else _row_id(h)
         return f"{id_expr} AS __id, {created_expr} AS __created_at, {updated_expr} AS __updated_at"
 
     def _insert(self, cur: duckdb.DuckDBPyConnection, spec: DatasetSpec, relation: str) -> int:
@@ -155,9 +148,9 @@ class Store:
         self._add_columns(cur, spec.name, names)
         cur.execute(f"CREATE OR REPLACE TEMP VIEW __norm AS {self._normalised_select(spec, relation, schema)}")
         data_cols = [c for c in names if c not in _SYSTEM]
-        key = _quote(spec.key)
+        key = ident(spec.key)
         # a record without its key (bad input) still gets a stable id, from its content
-        ident = f"CASE WHEN {key} IS NULL THEN md5(to_json(src)::VARCHAR) ELSE {key} END"
+        record_key = f"CASE WHEN {key} IS NULL THEN md5(to_json(src)::VARCHAR) ELSE {key} END"
         # Dedupe only the few repeated keys (unordered paging repeats some): a window over every
         # row would drag the whole table through a sort.
         cur.execute(
@@ -170,8 +163,8 @@ class Store:
             f"QUALIFY row_number() OVER (PARTITION BY {key}) = 1)"
         )
         rows = (
-            f"SELECT {', '.join(_quote(c) for c in data_cols)}, "  # noqa: S608
-            f"{self._system_fields(spec, names)} FROM (SELECT *, hash({ident}) AS __h FROM ({unique}) AS src)"
+            f"SELECT {', '.join(ident(c) for c in data_cols)}, "  # noqa: S608
+            f"{self._system_fields(spec, names)} FROM (SELECT *, hash({record_key}) AS __h FROM ({unique}) AS src)"
         )
         try:
             return self._append(cur, spec, rows)
@@ -180,7 +173,7 @@ class Store:
 
     def _append(self, cur: duckdb.DuckDBPyConnection, spec: DatasetSpec, rows: str, params: list | None = None) -> int:
         """Insert rows (a SELECT with data and system fields) in paging order, so rowids follow it."""
-        target, key = _quote("ds_" + spec.name), _quote(spec.key)
+        target, key = ident("ds_" + spec.name), ident(spec.key)
         cur.execute(
             f"INSERT INTO {target} BY NAME SELECT * FROM ({rows}) ORDER BY __updated_at, {key}, __id",  # noqa: S608
             params or [],
@@ -230,7 +223,7 @@ class Store:
             now = max(_utc_now_ms(), self.last_updated + timedelta(milliseconds=1))
             cur = self.con.cursor()
             cur.register("__incoming", table)
-            target, key = _quote("ds_" + spec.name), _quote(spec.key)
+            target, key = ident("ds_" + spec.name), ident(spec.key)
             try:
                 cur.execute("BEGIN")
                 schema = [(r[0], r[1]) for r in cur.execute("DESCRIBE __incoming").fetchall()]
@@ -250,11 +243,11 @@ class Store:
                     f"WHERE {key} IN (SELECT {key} FROM __up)"
                 )
                 cur.execute(f"DELETE FROM {target} WHERE {key} IN (SELECT {key} FROM __up)")  # noqa: S608
-                ident = f"__up.{key}"
+                record_key = f"__up.{key}"
                 count = self._append(
                     cur,
                     spec,
-                    f"SELECT __up.*, coalesce(__prev.__id, {_row_id(f'hash({ident})')}) AS __id, "  # noqa: S608
+                    f"SELECT __up.*, coalesce(__prev.__id, {_row_id(f'hash({record_key})')}) AS __id, "  # noqa: S608
                     f"coalesce(__prev.__created_at, ?::TIMESTAMP) AS __created_at, ?::TIMESTAMP AS __updated_at "
                     f"FROM __up LEFT JOIN __prev USING ({key})",
                     [now, now],
@@ -271,19 +264,19 @@ class Store:
     # ------------------------------------------------------------------ reading
     def count(self, name: str) -> int:
         cur = self.con.cursor()
-        return int(cur.execute(f"SELECT count(*) FROM {_quote('ds_' + name)}").fetchall()[0][0])  # noqa: S608
+        return int(cur.execute(f"SELECT count(*) FROM {ident('ds_' + name)}").fetchall()[0][0])  # noqa: S608
 
     def table(self, name: str) -> pa.Table:
         """The dataset as served (for tests and demos)."""
         cur = self.con.cursor()
-        return cur.sql(f"SELECT * FROM {_quote('ds_' + name)} ORDER BY rowid").to_arrow_table()  # noqa: S608
+        return cur.sql(f"SELECT * FROM {ident('ds_' + name)} ORDER BY rowid").to_arrow_table()  # noqa: S608
 
     def _json_fields(self, columns: Columns, fields: list[str]) -> str:
         """One JSON object per row: `"k":value` pieces joined by concat_ws, which skips nulls."""
         pieces = []
         for f in fields:
-            key = _literal(json.dumps(f) + ":")
-            col = _quote(_SYSTEM.get(f, f))
+            key = literal(json.dumps(f) + ":")
+            col = ident(_SYSTEM.get(f, f))
             if f in (":created_at", ":updated_at"):
                 value = f"'\"' || strftime({col}, '%Y-%m-%dT%H:%M:%S.%g') || 'Z\"'"
             elif f == "location":
@@ -302,7 +295,7 @@ class Store:
                 self._orders.move_to_end(key)
                 return self._orders[key]
         cur = self.con.cursor()
-        sql = f"SELECT rowid AS pos FROM {_quote('ds_' + name)} WHERE {q.where} ORDER BY {order_sql}, rowid"  # noqa: S608
+        sql = f"SELECT rowid AS pos FROM {ident('ds_' + name)} WHERE {q.where} ORDER BY {order_sql}, rowid"  # noqa: S608
         positions = cur.execute(sql, q.params).fetchnumpy()["pos"]
         positions = np.asarray(positions, dtype=np.int64)
         with self._orders_lock:
@@ -319,7 +312,7 @@ class Store:
         cur = self.con.cursor()
         sql = (
             f"SELECT rowid AS pos, {self._json_fields(self.columns[name], q.fields)} AS js "  # noqa: S608
-            f"FROM {_quote('ds_' + name)} WHERE rowid BETWEEN ? AND ? AND rowid IN (SELECT unnest(?::BIGINT[]))"
+            f"FROM {ident('ds_' + name)} WHERE rowid BETWEEN ? AND ? AND rowid IN (SELECT unnest(?::BIGINT[]))"
         )
         found = cur.sql(sql, params=[int(page.min()), int(page.max()), page.tolist()]).to_arrow_table()
         # back into the page's order (the scan returns table order)

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from crashes.sql import ident, literal
 from ingestion.datasets import DATASETS, column_name
 
 SYSTEM_COLUMNS = ("socrata_id", "socrata_created_at", "socrata_updated_at")
@@ -25,24 +26,16 @@ LINKED_FILES = {
 }
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def linked_csv(shared: Path, dataset: str) -> str:
     """The 2021-12 linked real sample (CSV export shape, every value a string)."""
     path = shared / "linked_2021-12_faithhunja" / LINKED_FILES[dataset]
-    return f"read_csv({_literal(str(path))}, all_varchar = true)"
+    return f"read_csv({literal(str(path))}, all_varchar = true)"
 
 
 def crashes_year(shared: Path, year: int) -> str:
     """One year of real crashes as the JSON API delivered them (repeats included)."""
     path = shared / "crashes_real" / f"crashes_{year}.jsonl.gz"
-    return f"read_ndjson_auto({_literal(str(path))}, union_by_name = true, sample_size = -1)"
+    return f"read_ndjson_auto({literal(str(path))}, union_by_name = true, sample_size = -1)"
 
 
 class RawWarehouse:
@@ -85,12 +78,12 @@ class RawWarehouse:
         delivered = {row[0]: row[1] for row in con.execute("describe incoming").fetchall()}
         as_text = {}
         for field, dtype in delivered.items():
-            value = f"to_json({_ident(field)})" if dtype.startswith(("STRUCT", "MAP", "LIST")) else _ident(field)
+            value = f"to_json({ident(field)})" if dtype.startswith(("STRUCT", "MAP", "LIST")) else ident(field)
             as_text[column_name(field)] = f"cast({value} as varchar)"
         columns = list(spec.columns) + [c for c in as_text if c not in spec.columns and c not in SYSTEM_COLUMNS]
-        select = [f"{as_text.get(c, 'cast(null as varchar)')} as {_ident(c)}" for c in columns]
+        select = [f"{as_text.get(c, 'cast(null as varchar)')} as {ident(c)}" for c in columns]
         select += [f"{as_text.get(c, 'cast(null as varchar)')} as {c}" for c in SYSTEM_COLUMNS]
-        select += [f"{_literal(load_id)} as _bronze_load_id", f"{_literal(load_id)} as _dlt_load_id"]
+        select += [f"{literal(load_id)} as _bronze_load_id", f"{literal(load_id)} as _dlt_load_id"]
         con.execute(
             f"create or replace temp table staged as select {', '.join(select)} from incoming"
             f" qualify row_number() over (partition by {spec.key}"
@@ -106,6 +99,6 @@ class RawWarehouse:
         existing = {row[0] for row in con.execute(f"describe {table}").fetchall()}
         for column in [row[0] for row in con.execute("describe staged").fetchall()]:
             if column not in existing:
-                con.execute(f"alter table {table} add column {_ident(column)} varchar")
+                con.execute(f"alter table {table} add column {ident(column)} varchar")
         con.execute(f"delete from {table} where {spec.key} in (select {spec.key} from staged)")
         con.execute(f"insert into {table} by name select * from staged")
