@@ -1,6 +1,7 @@
 """A second, small load on top of the real sample, written as export files for `ingest(replay)`:
 amendments, new crashes with their units and people, a garbled crash, an orphan unit and a unit
-whose type changed. Everything an incremental build has to get right, in ~60 rows."""
+whose type changed, and new crashes that move the median location of a beat where an older
+crash has no location of its own. Everything an incremental build has to get right, in ~60 rows."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from tests.dbt.samples import LINKED, read_csv
 UPDATED_AT = "2026-01-02T00:00:00.000Z"
 AMENDED = 20
 NEW = 30
+# New crashes put at the city's north-east edge, in the beat of an older crash without a location:
+# the beat's median moves, and so must that crash's imputed location, though no load touched it.
+RELOCATING = 5
+NORTH_EAST = ("42.02", "-87.53")
 
 
 @dataclass
@@ -26,6 +31,8 @@ class SecondLoad:
     retyped_vehicle_id: str = ""
     retyped_unit_type: str = "DRIVERLESS"
     retyped_people: list[str] = field(default_factory=list)
+    unlocated_crash: str = ""
+    relocating_beat: str = ""
 
 
 def _write(path: Path, records: list[dict]) -> None:
@@ -48,9 +55,21 @@ def write_second_load(shared: Path, folder: Path) -> SecondLoad:
         flipped = "N" if row["hit_and_run_i"] == "Y" else "Y"
         out_crashes.append(as_delivered(row) | {"hit_and_run_i": flipped, ":updated_at": UPDATED_AT})
         load.amended[row["crash_record_id"]] = flipped == "Y"
+    # An older crash this load does not touch (not amended, not copied), with a beat but no location.
+    unlocated = next(r for r in crashes[AMENDED + NEW :] if r["beat_of_occurrence"] and not r["latitude"])
+    load.unlocated_crash, load.relocating_beat = unlocated["crash_record_id"], unlocated["beat_of_occurrence"]
     for i, row in enumerate(crashes[AMENDED : AMENDED + NEW]):
         crash_id = f"scenario-new-crash-{i:02d}"
-        out_crashes.append(as_delivered(row) | {"crash_record_id": crash_id, ":updated_at": UPDATED_AT})
+        delivered = as_delivered(row) | {"crash_record_id": crash_id, ":updated_at": UPDATED_AT}
+        if i < RELOCATING:
+            latitude, longitude = NORTH_EAST
+            delivered |= {
+                "beat_of_occurrence": load.relocating_beat,
+                "latitude": latitude,
+                "longitude": longitude,
+                "location": f"POINT ({longitude} {latitude})",
+            }
+        out_crashes.append(delivered)
         load.new_crashes.append(crash_id)
     located = next(r for r in crashes if r["latitude"] and r["beat_of_occurrence"])
     load.garbled_beat = located["beat_of_occurrence"]

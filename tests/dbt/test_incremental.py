@@ -49,6 +49,19 @@ class Scenario:
     built_after_alone: object
     unit_counts_alone_then_after: tuple[int | None, int | None]
     second_version: SecondVersion
+    unlocated_before: tuple
+
+
+def _location_of(gold: Path, crash: str) -> tuple:
+    """Where gold puts a crash, in fct_crashes and in the ML mart, and the load it was built from."""
+    with duckdb.connect(str(gold), read_only=True) as con:
+        return con.execute(
+            "select c.latitude, c.longitude, c.is_location_imputed, c.last_load_id, "
+            "f.latitude, f.longitude, f.is_location_imputed, f.lat_bin, f.lng_bin, c.lat_bin, c.lng_bin "
+            "from marts.fct_crashes c join marts.ml_hit_and_run_features f using (crash_record_id) "
+            "where c.crash_record_id = ?",
+            [crash],
+        ).fetchone()
 
 
 def _digest(path: Path) -> str:
@@ -181,6 +194,7 @@ def scenario(real_build: RealBuild, shared_data: Path, tmp_path_factory: pytest.
         from transform.dbt import GOLD_BUILD_FILE, run_dbt
 
         load = write_second_load(shared_data, base / "second-load")
+        unlocated_before = _location_of(gold, load.unlocated_crash)
         ingest(source="replay", path=load.folder)
         _write_scores(real_build.warehouse, SCORED)
 
@@ -216,7 +230,7 @@ def scenario(real_build: RealBuild, shared_data: Path, tmp_path_factory: pytest.
         yield Scenario(
             load, incremental, full_refresh, failed, Path(incremental_gold), Path(full_gold), log,
             digest, digest_after, inode, inode_after, narrow, _future_crashes_in(gold),
-            alone, after_alone, (unit_count_alone, unit_count_after), second_version,
+            alone, after_alone, (unit_count_alone, unit_count_after), second_version, unlocated_before,
         )  # fmt: skip
 
 
@@ -304,6 +318,24 @@ def test_orphan_unit_is_kept_counted_and_warned_about(scenario: Scenario) -> Non
     warned = [p for p in scenario.incremental.problems if "relationships_fct_vehicles_crash_record_id" in p]
     assert kept == 1 and orphans == 1
     assert len(warned) == 1 and "Got 1 result" in warned[0]
+
+
+def test_an_unlocated_crash_moves_with_its_beats_median_though_no_load_touched_it(scenario: Scenario) -> None:
+    load = scenario.load
+    after = _location_of(scenario.incremental_gold, load.unlocated_crash)
+    with duckdb.connect(str(scenario.incremental_gold), read_only=True) as con:
+        median = con.execute(
+            "select median(latitude), median(longitude) from marts.fct_crashes "
+            "where beat_of_occurrence = ? and has_valid_location",
+            [load.relocating_beat],
+        ).fetchone()
+    before = scenario.unlocated_before
+    assert before[2] and after[2], "the crash's location is imputed before and after"
+    assert before[:2] != after[:2], "the new crashes moved the beat's median"
+    assert after[3] == before[3], "no load touched the crash itself"
+    assert after[:2] == pytest.approx(median)
+    # The ML mart follows fct_crashes: same location, flag and bins.
+    assert after[4:7] == after[0:3] and after[7:9] == after[9:11]
 
 
 def test_people_follow_their_unit_when_only_the_unit_changed(scenario: Scenario) -> None:

@@ -10,9 +10,10 @@
     involved may appear here: the contract in docs/contracts.md is the deny-list's guard.
 
     Incremental: a crash is taken again when fct_crashes rebuilt it from a newer load (its
-    last_load_id, carried here as the watermark) or when its location is imputed, because
-    fct_crashes may have given it its beat's new median without a new load. Comparing every row
-    instead (`except`) cost 5 s of an incremental build at real scale. -#}
+    last_load_id, carried here as the watermark) or when fct_crashes gave it its beat's new
+    median without a new load: only crashes without a valid location of their own are compared
+    with the row held here (≈ 7 k of 905 k at real scale; taking them all again was most of this
+    model's merge). Comparing every row instead (`except`) cost 5 s of an incremental build. -#}
 {%- set held_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
     if is_incremental() else [] -%}
 with
@@ -22,6 +23,22 @@ crashes as (
     select * from {{ ref('fct_crashes') }}
 
 ),
+
+{% if is_incremental() and 'last_load_id' in held_columns %}
+{# Rows held here without a valid location are imputed or have none (no beat median). Reads
+   fct_crashes itself: a CTE read twice would be materialised whole. -#}
+relocated as (
+
+    select located.crash_record_id, located.latitude, located.longitude
+    from {{ ref('fct_crashes') }} as located
+    where not located.has_valid_location
+    except
+    select held.crash_record_id, held.latitude, held.longitude
+    from {{ this }} as held
+    where held.is_location_imputed or held.latitude is null
+
+),
+{% endif %}
 
 features as (
 
@@ -64,7 +81,9 @@ features as (
 
     from crashes
     {% if is_incremental() and 'last_load_id' in held_columns %}
-    where {{ newer_loads('last_load_id') }} or not has_valid_location
+    where
+        {{ newer_loads('last_load_id') }}
+        or crash_record_id in (select relocated.crash_record_id from relocated)
     {% endif %}
 
 )
