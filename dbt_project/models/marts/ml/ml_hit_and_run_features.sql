@@ -29,11 +29,17 @@ crashes as (
    fct_crashes itself: a CTE read twice would be materialised whole. -#}
 relocated as (
 
-    select located.crash_record_id, located.latitude, located.longitude
+    select
+        located.crash_record_id,
+        located.latitude,
+        located.longitude
     from {{ ref('fct_crashes') }} as located
     where not located.has_valid_location
     except
-    select held.crash_record_id, held.latitude, held.longitude
+    select
+        held.crash_record_id,
+        held.latitude,
+        held.longitude
     from {{ this }} as held
     where held.is_location_imputed or held.latitude is null
 
