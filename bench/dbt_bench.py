@@ -152,16 +152,24 @@ def _inputs(folder: Path) -> tuple[dict[str, pa.Table], dict[str, pa.Table], dic
     return first, second, sizes
 
 
-def _incremental_runs(home: Path, saved: Path, raw: object) -> dict:
-    """The incremental build RUNS times, each from the state the full build left."""
+def _incremental_runs(home: Path, saved: Path, raw: object, warm_up: bool) -> dict:
+    """The incremental build RUNS times, each from the state the full build left.
+
+    The timed builds run in a process that has built before, as `crashes scheduler` runs every
+    job after its first, and as the full build leaves this process. A reused state has no full
+    build here, so one incremental build first pays the one-time costs (dbt's import, adapter and
+    macro set-up); its time is reported apart, not hidden."""
     import pyarrow.parquet as pq
 
     second = {name: pq.read_table(saved / f"{name}.parquet") for name in NEW_LOAD}
-    runs = []
-    for _ in range(RUNS):
+
+    def one() -> dict:
         _copy_state(saved, home)
         raw.load(**second)
-        runs.append(_build("incremental"))
+        return _build("incremental")
+
+    first = one()["seconds"] if warm_up else None
+    runs = [one() for _ in range(RUNS)]
     median = statistics.median(run["seconds"] for run in runs)
     # The run whose time is the median (the lower middle one for an even count) stands for all.
     typical = min(runs, key=lambda run: (abs(run["seconds"] - median), run["seconds"]))
@@ -170,6 +178,7 @@ def _incremental_runs(home: Path, saved: Path, raw: object) -> dict:
         "seconds": round(median, 1),
         "runs_seconds": [run["seconds"] for run in runs],
         "runs_cpu_seconds": [run["cpu_seconds"] for run in runs],
+        "first_build_in_process_seconds": first,
     }
 
 
@@ -189,11 +198,8 @@ def run() -> dict:
         os.environ["CRASHES_HOME"] = str(home)
         raw = RawWarehouse(home / "warehouse.duckdb")
         figures: dict = {}
-        if kept and (saved / "sizes.json").exists():
-            # The full build would have imported dbt in this process: so does this path, or the
-            # incremental figure would carry dbt's import (≈ 3 s) only when the state is reused.
-            import dbt.cli.main  # noqa: F401
-
+        reused = bool(kept) and (saved / "sizes.json").exists()
+        if reused:
             figures = {**json.loads((saved / "sizes.json").read_text()), "full": f"reused from {saved}"}
         else:
             prepared = time.perf_counter()
@@ -205,7 +211,7 @@ def run() -> dict:
             for name in NEW_LOAD:
                 pq.write_table(second[name], saved / f"{name}.parquet")
             (saved / "sizes.json").write_text(json.dumps(sizes))
-        figures["incremental"] = _incremental_runs(home, saved, raw)
+        figures["incremental"] = _incremental_runs(home, saved, raw, warm_up=reused)
     return {**figures, "targets": TARGETS, "cores": os.cpu_count()}
 
 
