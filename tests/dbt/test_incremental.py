@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pytest
@@ -28,6 +29,14 @@ class ReaderLog:
     reads: int = 0
     errors: list[str] = field(default_factory=list)
     snapshots: set[tuple[int, int]] = field(default_factory=set)
+
+
+class Location(NamedTuple):
+    latitude: float | None
+    longitude: float | None
+    is_location_imputed: bool
+    lat_bin: float | None
+    lng_bin: float | None
 
 
 @dataclass
@@ -49,19 +58,20 @@ class Scenario:
     built_after_alone: object
     unit_counts_alone_then_after: tuple[int | None, int | None]
     second_version: SecondVersion
-    unlocated_before: tuple
+    unlocated_before: tuple[Location, Location, str]
 
 
-def _location_of(gold: Path, crash: str) -> tuple:
+def _location_of(gold: Path, crash: str) -> tuple[Location, Location, str]:
     """Where gold puts a crash, in fct_crashes and in the ML mart, and the load it was built from."""
+    columns = ", ".join(f"{table}.{name}" for table in ("c", "f") for name in Location._fields)
     with duckdb.connect(str(gold), read_only=True) as con:
-        return con.execute(
-            "select c.latitude, c.longitude, c.is_location_imputed, c.last_load_id, "
-            "f.latitude, f.longitude, f.is_location_imputed, f.lat_bin, f.lng_bin, c.lat_bin, c.lng_bin "
+        row = con.execute(
+            f"select {columns}, c.last_load_id "  # noqa: S608 - Location's own field names
             "from marts.fct_crashes c join marts.ml_hit_and_run_features f using (crash_record_id) "
             "where c.crash_record_id = ?",
             [crash],
         ).fetchone()
+    return Location(*row[:5]), Location(*row[5:10]), row[10]
 
 
 def _digest(path: Path) -> str:
@@ -329,13 +339,13 @@ def test_an_unlocated_crash_moves_with_its_beats_median_though_no_load_touched_i
             "where beat_of_occurrence = ? and has_valid_location",
             [load.relocating_beat],
         ).fetchone()
-    before = scenario.unlocated_before
-    assert before[2] and after[2], "the crash's location is imputed before and after"
-    assert before[:2] != after[:2], "the new crashes moved the beat's median"
-    assert after[3] == before[3], "no load touched the crash itself"
-    assert after[:2] == pytest.approx(median)
+    (crash_before, _, load_before), (crash, features, load_id) = scenario.unlocated_before, after
+    assert crash_before.is_location_imputed and crash.is_location_imputed, "imputed before and after"
+    assert crash_before[:2] != crash[:2], "the new crashes moved the beat's median"
+    assert load_id == load_before, "no load touched the crash itself"
+    assert crash[:2] == pytest.approx(median)
     # The ML mart follows fct_crashes: same location, flag and bins.
-    assert after[4:7] == after[0:3] and after[7:9] == after[9:11]
+    assert features == crash
 
 
 def test_people_follow_their_unit_when_only_the_unit_changed(scenario: Scenario) -> None:
