@@ -29,6 +29,8 @@ class Settings:
     prometheus_url: str
     # Plotly map style for the dashboard's maps (tiles need internet; shapes draw without).
     map_style: str
+    # How often a scheduler beats its heartbeat in ops.sqlite; it counts as dead after 3 missed.
+    scheduler_beat_seconds: float = 10.0
 
     @property
     def warehouse_path(self) -> Path:
@@ -79,6 +81,19 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
 def get_settings() -> Settings:
     """Read the environment now (not at import), so tests and subprocesses can point elsewhere."""
     home = Path(os.environ.get("CRASHES_HOME") or "data").expanduser().resolve()
@@ -98,4 +113,5 @@ def get_settings() -> Settings:
         docs_url=os.environ.get("CRASHES_DOCS_URL") or f"http://127.0.0.1:{docs_port}/",
         prometheus_url=os.environ.get("CRASHES_PROMETHEUS_URL") or "http://127.0.0.1:9090/",
         map_style=os.environ.get("CRASHES_MAP_STYLE") or "open-street-map",
+        scheduler_beat_seconds=_seconds("CRASHES_SCHEDULER_BEAT_SECONDS", 10.0),
     )

@@ -267,7 +267,8 @@ def schedule_add(
 
 @schedule_app.command("list")
 def schedule_list() -> None:
-    """Schedules with their plain-English meaning and next five run times."""
+    """Schedules with their plain-English meaning, next five run times and last runs, and whether a
+    scheduler is alive."""
     from orchestration.schedules import list_schedules_text
 
     typer.echo(list_schedules_text())
@@ -286,11 +287,15 @@ def schedule_remove(schedule_id: Annotated[int, typer.Argument(help="The schedul
 def scheduler(
     port: Annotated[int | None, typer.Option(help="Metrics port (default 8000).")] = None,
     host: Annotated[str, typer.Option(help="Interface for /metrics.")] = "127.0.0.1",
+    log_format: Annotated[str, typer.Option(help="plain (timestamped lines) or json (one object a line).")] = "plain",
 ) -> None:
-    """Long-running: run due scheduled jobs one at a time and serve /metrics."""
-    from orchestration.scheduler import run_scheduler
+    """Long-running: run due scheduled jobs one at a time and serve /metrics. Any number may share a
+    home: each schedule slot runs once."""
+    from orchestration.scheduler import LOG_FORMATS, run_scheduler
 
-    run_scheduler(port=port, host=host)
+    if log_format not in LOG_FORMATS:
+        raise CrashesError(f"--log-format must be plain or json, got {log_format!r}")
+    run_scheduler(port=port, host=host, log_format=log_format)
 
 
 @app.command()

@@ -32,6 +32,7 @@ def run_stages(
     log_format: str = "auto",
     wait: bool = False,
     schedule_id: int | None = None,
+    slot: str | None = None,
 ) -> RunResult:
     """Run one job under the pipeline lock. `plan` is called once the lock is held, so choices
     that depend on state (train first when no model exists) see the state the run will change."""
@@ -42,7 +43,7 @@ def run_stages(
         if orphans:
             reporter.note(f"marked interrupted run(s) {', '.join(map(str, orphans))}; this run resumes their work")
         planned = ordered(plan())
-        run_id = runs.start_run(job, args, trigger, [s.name for s in planned], schedule_id)
+        run_id = runs.start_run(job, args, trigger, [s.name for s in planned], schedule_id, slot)
         return execute(run_id, job, planned, reporter)
 
 
@@ -70,6 +71,7 @@ def run_pipeline(
     wait: bool = False,
     trigger: str = "cli",
     schedule_id: int | None = None,
+    slot: str | None = None,
 ) -> RunResult:
     """ingest → quality gate → dbt build (+ publish) → (train) → score, recorded in ops.sqlite."""
     _validate(since, until, datasets)
@@ -93,6 +95,7 @@ def run_pipeline(
         log_format=log_format,
         wait=wait,
         schedule_id=schedule_id,
+        slot=slot,
     )
 
 
@@ -134,6 +137,7 @@ def run_job(
     *,
     trigger: str,
     schedule_id: int | None = None,
+    slot: str | None = None,
     log_format: str = "plain",
     wait: bool = True,
 ) -> RunResult:
@@ -149,6 +153,7 @@ def run_job(
             log_format=log_format,
             wait=wait,
             schedule_id=schedule_id,
+            slot=slot,
         )
     return run_pipeline(
         since=parsed.get("since"),
@@ -160,4 +165,5 @@ def run_job(
         wait=wait,
         trigger=trigger,
         schedule_id=schedule_id,
+        slot=slot,
     )

@@ -77,6 +77,29 @@ _MIGRATIONS: tuple[str, ...] = (
         last_due  TEXT
     );
     """,
+    # Version 2 (orchestration/slots.py): each (schedule, slot) is claimed once by one scheduler
+    # (the primary key is the claim), the run records its slot, schedulers beat a heartbeat.
+    """
+    ALTER TABLE runs ADD COLUMN slot TEXT;
+    CREATE TABLE schedule_slots (
+        schedule_id INTEGER NOT NULL,
+        slot        TEXT NOT NULL,
+        claimed_by  TEXT NOT NULL,
+        claimed_at  TEXT NOT NULL,
+        run_id      INTEGER REFERENCES runs (id),
+        takeovers   INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (schedule_id, slot)
+    );
+    CREATE TABLE schedulers (
+        id          TEXT PRIMARY KEY,
+        host        TEXT NOT NULL,
+        pid         INTEGER NOT NULL,
+        started_at  TEXT NOT NULL,
+        beat_at     TEXT NOT NULL,
+        beat_every_s REAL NOT NULL,
+        stopped_at  TEXT
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 _R = TypeVar("_R")
@@ -156,6 +179,7 @@ class RunRecord:
     status: str
     error: str | None
     schedule_id: int | None = None
+    slot: str | None = None
 
     @property
     def duration_s(self) -> float | None:
@@ -205,7 +229,14 @@ def _stage(row: sqlite3.Row) -> StageRecord:
 
 
 # --------------------------------------------------------------------------- runs and stages
-def start_run(job: str, args: dict[str, Any], trigger: str, stages: list[str], schedule_id: int | None = None) -> int:
+def start_run(
+    job: str,
+    args: dict[str, Any],
+    trigger: str,
+    stages: list[str],
+    schedule_id: int | None = None,
+    slot: str | None = None,
+) -> int:
     """Record a run and its planned stages (so a killed run shows what it never reached)."""
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, got {trigger!r}")
@@ -220,7 +251,17 @@ def start_run(job: str, args: dict[str, Any], trigger: str, stages: list[str], s
             "INSERT INTO stages (run_id, name, position, status) VALUES (?, ?, ?, 'pending')",
             [(run_id, name, i) for i, name in enumerate(stages)],
         )
+        _link_slot(con, run_id, schedule_id, slot)
     return run_id
+
+
+def _link_slot(con: sqlite3.Connection, run_id: int, schedule_id: int | None, slot: str | None) -> None:
+    """The run of a claimed schedule slot, in the run's own transaction: a slot's claim and its run
+    always point at each other."""
+    if schedule_id is None or slot is None:
+        return
+    con.execute("UPDATE runs SET slot = ? WHERE id = ?", (slot, run_id))
+    con.execute("UPDATE schedule_slots SET run_id = ? WHERE schedule_id = ? AND slot = ?", (run_id, schedule_id, slot))
 
 
 def stage_started(run_id: int, name: str) -> None:

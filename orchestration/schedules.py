@@ -20,7 +20,7 @@ from cron_descriptor import get_description
 from croniter import CroniterError, croniter
 
 from crashes.errors import CrashesError
-from orchestration import runs
+from orchestration import runs, slots
 from orchestration.flow import parse_job_args
 
 
@@ -151,11 +151,33 @@ def list_schedules() -> list[Schedule]:
     return [_schedule(r) for r in rows]
 
 
+def last_runs_text(schedule_id: int, n: int = 3) -> str:
+    """The schedule's newest runs, each with the slot it ran for."""
+    with runs.connect() as con:
+        rows = con.execute(
+            "SELECT id, slot, status, started, ended FROM runs WHERE schedule_id = ? ORDER BY id DESC LIMIT ?",
+            (schedule_id, n),
+        ).fetchall()
+    if not rows:
+        return "  last runs: none yet"
+    lines = []
+    for r in rows:
+        slot = f"slot {in_local_zone(datetime.fromisoformat(r['slot'])):%Y-%m-%d %H:%M}" if r["slot"] else "no slot"
+        ended = f" → {in_local_zone(datetime.fromisoformat(r['ended'])):%H:%M:%S}" if r["ended"] else ""
+        lines.append(
+            f"    run {r['id']}  {slot}  {r['status']}  "
+            f"({in_local_zone(datetime.fromisoformat(r['started'])):%Y-%m-%d %H:%M:%S}{ended})"
+        )
+    return "  last runs:\n" + "\n".join(lines)
+
+
 def list_schedules_text(now: datetime | None = None) -> str:
+    """Whether a scheduler is alive (its heartbeat), then each schedule with its last runs."""
+    alive = f"schedulers: {slots.heartbeat_line()}"
     items = list_schedules()
     if not items:
-        return 'no schedules; add one with: crashes schedule add "0 6 * * *" --job incremental'
-    return "\n".join(s.describe(now) for s in items)
+        return f'{alive}\nno schedules; add one with: crashes schedule add "0 6 * * *" --job incremental'
+    return "\n".join([alive, *(f"{s.describe(now)}\n{last_runs_text(s.id)}" for s in items)])
 
 
 def remove_schedule(schedule_id: int) -> None:
@@ -166,6 +188,10 @@ def remove_schedule(schedule_id: int) -> None:
 
 
 def mark_run(schedule_id: int, slot: datetime) -> None:
-    """Remember the latest slot run, so slots missed before it are never run again."""
-    with runs.connect() as con:
+    """Remember the latest slot run, so slots missed before it are never run again. Only forward:
+    several schedulers mark the same schedule, and a slow one must not move it back."""
+    with runs.connect() as con, runs.transaction(con):
+        row = con.execute("SELECT last_due FROM schedules WHERE id = ?", (schedule_id,)).fetchone()
+        if row is None or (row["last_due"] and datetime.fromisoformat(row["last_due"]) >= slot):
+            return
         con.execute("UPDATE schedules SET last_due = ? WHERE id = ?", (slot.isoformat(), schedule_id))

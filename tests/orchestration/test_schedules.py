@@ -12,7 +12,7 @@ import pytest
 
 from crashes.errors import CrashesError
 from orchestration import runs, schedules
-from orchestration.scheduler import Scheduler, run_scheduled
+from orchestration.scheduler import Scheduler, quiet, run_scheduled
 
 PROJECT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("America/Chicago")
@@ -82,7 +82,7 @@ def test_due_runs_once_and_a_missed_run_after_downtime_runs_once(crashes_home: P
     clock = FakeClock(datetime(2024, 1, 1, 5, 0, tzinfo=TZ))
     daily = schedules.add_schedule("0 6 * * *", now=clock.now)
     ran: list[tuple[int, datetime]] = []
-    sched = Scheduler(clock=clock, runner=lambda s: ran.append((s.id, clock.now)) or True, log=lambda _: None)
+    sched = Scheduler(clock=clock, runner=lambda s, slot: ran.append((s.id, clock.now)) or True, log=quiet)
 
     clock.now = datetime(2024, 1, 1, 5, 59, 59, tzinfo=TZ)
     assert sched.tick() == [] and ran == []
@@ -110,7 +110,7 @@ def test_jobs_run_one_at_a_time_in_due_order_and_failures_do_not_stop_the_loop(c
     active, peak, order = [0], [0], []
     gate = threading.Lock()
 
-    def runner(s: schedules.Schedule) -> bool:
+    def runner(s: schedules.Schedule, slot: datetime) -> bool:
         with gate:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
@@ -122,7 +122,7 @@ def test_jobs_run_one_at_a_time_in_due_order_and_failures_do_not_stop_the_loop(c
         return True
 
     clock.now = datetime(2024, 1, 1, 3, 20, tzinfo=TZ)
-    fired = Scheduler(clock=clock, runner=runner, log=lambda _: None).tick()
+    fired = Scheduler(clock=clock, runner=runner, log=quiet).tick()
     # The quarter job first fell due at 00:15, the hourly one at 01:00: earliest due runs first.
     assert order == [quarter.id, hourly.id]
     assert peak[0] == 1
@@ -135,9 +135,10 @@ def test_scheduled_job_is_recorded_with_trigger_schedule(crashes_home: Path) -> 
     # The real runner and the real run history: whatever the train stage does here (the ml
     # package may not exist yet, or gold may be empty), the run is recorded as scheduled.
     s = schedules.add_schedule("*/5 * * * *", job="train")
-    run_scheduled(s)
+    slot = datetime(2024, 1, 1, 6, 5, tzinfo=TZ)
+    run_scheduled(s, slot)
     (run,) = runs.recent_runs(5)
-    assert (run.trigger, run.job, run.schedule_id) == ("schedule", "train", s.id)
+    assert (run.trigger, run.job, run.schedule_id, run.slot) == ("schedule", "train", s.id, "2024-01-01T12:05:00+00:00")
     assert [st.name for st in runs.stages_for(run.id)] == ["train", "score", "publish"]
     assert run.status in ("succeeded", "failed")
 
@@ -153,7 +154,7 @@ def test_daily_schedule_runs_once_at_six_local_across_a_dst_change(crashes_home:
     clock = FakeClock(_wall_clock(start))
     daily = schedules.add_schedule("0 6 * * *", now=clock.now)
     ran: list[datetime] = []
-    sched = Scheduler(clock=clock, runner=lambda s: ran.append(clock.now) or True, log=lambda _: None)
+    sched = Scheduler(clock=clock, runner=lambda s, slot: ran.append(clock.now) or True, log=quiet)
     fired = []
     instant = start
     while instant <= start + timedelta(days=4):  # real time runs evenly in UTC; tick every 5 minutes
