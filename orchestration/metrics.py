@@ -11,6 +11,7 @@ the last ingest recorded, the model from the registry's files.
 
 from __future__ import annotations
 
+import itertools
 import signal
 import sqlite3
 import threading
@@ -24,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from crashes.config import get_settings
 from orchestration import runs
+from orchestration.flow import JOBS
 from orchestration.layers import parse_timestamp
 from orchestration.model_info import current_model
 
@@ -69,18 +71,27 @@ class RunHistoryCollector(Collector):
         yield from self._events(con)
 
     def _runs(self, con: sqlite3.Connection) -> Iterable[Metric]:
+        jobs = sorted({*JOBS, *(job for (job,) in con.execute("SELECT DISTINCT job FROM runs"))})
         # Finished runs only: a running run would be a series that later drops to nothing, which a
-        # counter must not do (increase() would read its end as a reset).
+        # counter must not do (increase() would read its end as a reset). Every job x trigger x
+        # status starts at 0: a series born at 1 is no increase to Prometheus, so a first failure
+        # would never show.
         total = CounterMetricFamily(
             "crashes_runs",
             "Finished pipeline runs by job, trigger and status",
             labels=["job_kind", "trigger", "status"],
         )
-        for job, trigger, status, n in con.execute(
-            "SELECT job, trigger, status, count(*) FROM runs WHERE status != 'running' GROUP BY 1, 2, 3"
-        ):
-            total.add_metric([job, trigger, status], n)
+        counts = {
+            (job, trigger, status): n
+            for job, trigger, status, n in con.execute(
+                "SELECT job, trigger, status, count(*) FROM runs WHERE status != 'running' GROUP BY 1, 2, 3"
+            )
+        }
+        finished = [s for s in runs.RUN_STATUSES if s != "running"]
+        for key in sorted({*itertools.product(jobs, runs.TRIGGERS, finished), *counts}):
+            total.add_metric(list(key), counts.get(key, 0))
         yield total
+        yield from self._in_progress(con, jobs)
 
         last_ok = GaugeMetricFamily(
             "crashes_last_success_timestamp_seconds",
@@ -103,6 +114,34 @@ class RunHistoryCollector(Collector):
         ):
             last_failed.add_metric([job], 0 if status == "succeeded" else 1)
         yield last_failed
+
+    def _in_progress(self, con: sqlite3.Connection, jobs: list[str]) -> Iterable[Metric]:
+        """Runs marked running: in progress, or dead (their process was killed) until the next run
+        closes them. A stuck or dead run shows as an age that keeps growing."""
+        count = GaugeMetricFamily(
+            "crashes_run_in_progress",
+            "Runs marked running (a dead run stays so until the next run marks it interrupted)",
+            labels=["job_kind"],
+        )
+        age = GaugeMetricFamily(
+            "crashes_run_oldest_age_seconds",
+            "Seconds since the oldest run marked running started, 0 when none is",
+            labels=["job_kind"],
+        )
+        found = {
+            job: (n, oldest)
+            for job, n, oldest in con.execute(
+                "SELECT job, count(*), min(started) FROM runs WHERE status = 'running' GROUP BY job"
+            )
+        }
+        now = datetime.now(UTC).timestamp()
+        for job in jobs:
+            n, oldest = found.get(job, (0, None))
+            started = _epoch(oldest) if oldest else None
+            count.add_metric([job], n)
+            age.add_metric([job], 0.0 if started is None else max(0.0, now - started))
+        yield count
+        yield age
 
     def _stages(self, con: sqlite3.Connection) -> Iterable[Metric]:
         cases = ", ".join(f"sum(duration_s <= {b})" for b in DURATION_BUCKETS)

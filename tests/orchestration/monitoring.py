@@ -6,6 +6,7 @@ import json
 import re
 import socket
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -46,13 +47,53 @@ def dashboard_queries() -> list[str]:
     return queries
 
 
-def alert_queries() -> list[str]:
-    queries = []
+def grafana_rules() -> list[dict[str, Any]]:
+    rules = []
     for path in sorted((GRAFANA / "provisioning" / "alerting").glob("*.y*ml")):
         for group in yaml.safe_load(path.read_text())["groups"]:
-            for rule in group["rules"]:
-                queries += [d["model"]["expr"] for d in rule["data"] if "expr" in d.get("model", {})]
+            rules += group["rules"]
+    return rules
+
+
+def alert_queries() -> list[str]:
+    queries = []
+    for rule in grafana_rules():
+        queries += [d["model"]["expr"] for d in rule["data"] if "expr" in d.get("model", {})]
     return queries
+
+
+def alert_query(uid: str) -> str:
+    """Query A of one Grafana rule."""
+    (rule,) = [r for r in grafana_rules() if r["uid"] == uid]
+    (query,) = [d["model"]["expr"] for d in rule["data"] if d["refId"] == "A"]
+    return str(query)
+
+
+_COMPARE = {"gt": ">", "lt": "<"}
+
+
+def prometheus_rules() -> dict[str, Any]:
+    """The Grafana-managed rules as one Prometheus rule group, so `promtool test rules` evaluates
+    them over time. Each rule here is query A (instant), B = last value of A (what an instant
+    query already is), C = a threshold on B, and `for`: in PromQL, `(A) > threshold` with the same
+    `for`. Annotations are left out: they use Grafana's template variables ($values)."""
+    alerts = []
+    for rule in grafana_rules():
+        steps = {d["refId"]: d for d in rule["data"]}
+        query, reduce, threshold = steps["A"]["model"], steps["B"]["model"], steps["C"]["model"]
+        assert query.get("instant") and reduce["type"] == "reduce" and reduce["reducer"] == "last", rule["uid"]
+        assert threshold["type"] == "threshold" and rule["condition"] == "C", rule["uid"]
+        (condition,) = threshold["conditions"]
+        op, (limit,) = _COMPARE[condition["evaluator"]["type"]], condition["evaluator"]["params"]
+        alerts.append(
+            {
+                "alert": rule["uid"],
+                "expr": f"({query['expr']}) {op} {limit}",
+                "for": rule["for"],
+                "labels": rule["labels"],
+            }
+        )
+    return {"groups": [{"name": "crashes-pipeline", "rules": alerts}]}
 
 
 def free_port() -> int:

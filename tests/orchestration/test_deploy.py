@@ -112,14 +112,20 @@ def test_grafana_provisioning_is_consistent() -> None:
         for g in yaml.safe_load((GRAFANA / "provisioning/alerting/crashes-alerts.yml").read_text())["groups"]
         for r in g["rules"]
     ]
-    assert {r["title"] for r in rules} == {"Pipeline run failed", "Crash data is stale", "dbt tests failed"}
+    assert {r["title"] for r in rules} == {
+        "Pipeline run failed",
+        "Pipeline run stuck",
+        "Pipeline metrics target down",
+        "Crash data is stale",
+        "dbt tests failed",
+    }
     for rule in rules:
         refs = {d["refId"] for d in rule["data"]}
         assert rule["condition"] in refs
         for d in rule["data"]:
             assert d["datasourceUid"] in (source["uid"], "__expr__")
             assert d["model"].get("expression", "A") in refs
-    assert len(dashboard_queries()) >= 10 and len(alert_queries()) == 3
+    assert len(dashboard_queries()) >= 10 and len(alert_queries()) == 5
 
 
 @pytest.mark.parametrize(
@@ -129,6 +135,8 @@ def test_grafana_provisioning_is_consistent() -> None:
         ('time() - max(crashes_x{field="a:b", job=~"c.*"}) / 3600', {"crashes_x"}),
         ("histogram_quantile(0.9, sum by (le, stage) (rate(crashes_h_bucket[1d])))", {"crashes_h_bucket"}),
         ("a_total offset 5m > bool 1e3 and on (x) group_left (y) b", {"a_total", "b"}),
+        ("max by (job_kind) (last_over_time(crashes_f[1d]))", {"crashes_f"}),
+        ('min(up{job="crashes-pipeline"}) or vector(0)', {"up"}),
     ],
 )
 def test_promql_names(expr: str, names: set[str]) -> None:

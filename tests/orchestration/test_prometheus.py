@@ -10,6 +10,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,14 @@ from orchestration import runs
 from orchestration.dag import Stage, StageFailed, StageOutcome
 from orchestration.flow import run_stages
 from orchestration.metrics import registry, start_server
-from tests.orchestration.monitoring import PROJECT, alert_queries, dashboard_queries, free_port, metric_names
+from tests.orchestration.monitoring import (
+    PROJECT,
+    alert_queries,
+    alert_query,
+    dashboard_queries,
+    free_port,
+    metric_names,
+)
 
 NEWEST = {"crash_date": "2024-03-31T23:10:00.000", "socrata_updated_at": "2024-04-01T06:00:00.000Z"}
 
@@ -76,10 +84,23 @@ def _get(url: str) -> Any:
 
 @pytest.fixture
 def prometheus(crashes_home: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    _record_history(crashes_home)
+    with _scraped_by_prometheus(tmp_path) as urls:
+        yield urls
+
+
+@pytest.fixture
+def prometheus_from_scratch(crashes_home: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Prometheus scraping a home with no runs yet: the state before a first failure."""
+    with _scraped_by_prometheus(tmp_path) as urls:
+        yield urls
+
+
+@contextmanager
+def _scraped_by_prometheus(tmp_path: Path) -> Iterator[tuple[str, str]]:
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.skip("prometheus is not installed (Debian package prometheus; .ci/run installs it)")
-    _record_history(crashes_home)
     server, metrics_port = start_server(port=0, host="127.0.0.1")
     config = yaml.safe_load((PROJECT / "deploy/prometheus/prometheus.yml").read_text())
     config["global"]["scrape_interval"] = "1s"
@@ -154,10 +175,13 @@ def test_prometheus_scrapes_the_run_history(prometheus: tuple[str, str]) -> None
     assert _value(_query(base, "time() - crashes_newest_record_timestamp_seconds"), field="socrata_updated_at") > 0
 
     # The alert rules' queries, evaluated by Prometheus: the failed run and failed tests would fire.
-    failed_run, stale, dbt_failed = alert_queries()
-    assert _value(_query(base, failed_run), job_kind="incremental") == 1
-    assert _value(_query(base, stale)) > 48
-    assert _value(_query(base, dbt_failed)) == 2
+    rule = alert_query
+    assert _value(_query(base, rule("crashes-run-failed")), job_kind="incremental") == 1
+    assert _value(_query(base, rule("crashes-data-stale"))) > 48
+    assert _value(_query(base, rule("crashes-dbt-tests-failed"))) == 2
+    # Nothing is running and the target answers: the stuck and target-down rules stay quiet.
+    assert {r["value"][1] for r in _query(base, rule("crashes-run-stuck"))} == {"0"}
+    assert _value(_query(base, rule("crashes-target-down"))) == 1
 
 
 def test_every_queried_metric_is_exported(prometheus: tuple[str, str]) -> None:
@@ -187,11 +211,43 @@ def test_counters_count_finished_runs_and_loaded_rows_only(crashes_home: Path) -
     _record_history(crashes_home)
     running = runs.start_run("backfill", {}, "cli", ["ingest"])
     samples = _scrape()
-    statuses = {dict(labels)["status"] for name, labels in samples if name == "crashes_runs_total"}
+    statuses = {dict(labels)["status"] for (name, labels), n in samples.items() if name == "crashes_runs_total" and n}
     assert statuses == {"succeeded", "failed"}, "a run in progress is not counted until it ends"
+    assert "running" not in {dict(labels)["status"] for name, labels in samples if name == "crashes_runs_total"}
+    assert samples[("crashes_run_in_progress", (("job_kind", "backfill"),))] == 1
     layers = {dict(labels)["layer"] for name, labels in samples if name == "crashes_rows_loaded_total"}
     assert layers == {"bronze", "raw", "scores"}
     assert samples[("crashes_table_rows", (("layer", "gold"), ("table", "fct_crashes")))] == 900
     runs.finish_run(running, "succeeded")
     key = ("crashes_runs_total", (("job_kind", "backfill"), ("status", "succeeded"), ("trigger", "cli")))
     assert _scrape()[key] == 1
+
+
+def test_a_first_failure_and_a_stuck_run_are_seen_by_prometheus(prometheus_from_scratch: tuple[str, str]) -> None:
+    base, _ = prometheus_from_scratch
+    # Before any run every job x trigger x status series is there at 0, so the first failure is
+    # an increase (a series born at 1 would read as no increase at all).
+    zero = _wait_for_series(base, 'crashes_runs_total{job_kind="train", trigger="schedule", status="failed"}')
+    assert _value(zero) == 0
+    assert len(_query(base, "crashes_runs_total")) >= 3 * 3 * 3  # jobs x triggers x finished statuses
+    idle = _wait_for_series(base, "crashes_run_in_progress")
+    assert {_value(idle, job_kind=j) for j in ("incremental", "backfill", "train")} == {0}
+
+    def train() -> StageOutcome:
+        raise StageFailed("no gold snapshot yet")
+
+    assert not run_stages("train", {}, lambda: [Stage("train", train)], trigger="schedule", log_format="plain").ok
+    _wait_for_series(base, 'crashes_runs_total{job_kind="train", trigger="schedule", status="failed"} == 1')
+    increase = _query(base, 'sum(increase(crashes_runs_total{job_kind="train", status="failed"}[1m]))')
+    assert _value(increase) > 0, "the first failed run shows as an increase"
+    panel = _query(base, "sum by (status) (increase(crashes_runs_total[1d]))")  # "Runs by status"
+    assert _value(panel, status="failed") > 0 and _value(panel, status="succeeded") == 0
+
+    # A run left `running` (its process killed): one in progress, and its age grows scrape by scrape.
+    runs.start_run("backfill", {"since": "2024-01-01"}, "cli", ["ingest"])
+    _wait_for_series(base, 'crashes_run_in_progress{job_kind="backfill"} == 1')
+    first = _value(_wait_for_series(base, 'crashes_run_oldest_age_seconds{job_kind="backfill"} > 0'))
+    time.sleep(3)
+    later = _value(_query(base, 'crashes_run_oldest_age_seconds{job_kind="backfill"}'))
+    assert later > first, (first, later)
+    assert _value(_query(base, 'crashes_run_in_progress{job_kind="train"}')) == 0
