@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import time
@@ -12,6 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from orchestration import runs, schedules
 from tests.orchestration.monitoring import PROJECT, free_port
+
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
 
 
 def _scrape(url: str, timeout: float = 30.0) -> dict[str, float]:
@@ -69,3 +72,12 @@ def test_scheduler_serves_metrics_lists_schedules_and_stops_on_sigterm(crashes_h
         out = _stop(proc)
     assert "scheduler: 1 schedule(s)" in out and f"[{s.id}] incremental '0 6 * * *' (At 06:00 AM)" in out
     assert runs.recent_runs(5) == [], "nothing was due, so nothing ran"
+    lines = out.splitlines()
+    assert lines and all(STAMP.match(line) for line in lines), f"every log line starts with its UTC time:\n{out}"
+    assert "stopped" in lines[-1]
+
+
+def test_scheduler_refuses_an_unknown_log_format(crashes_home: Path) -> None:
+    proc = _start("scheduler", "--log-format", "xml")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and out.strip() == "error: --log-format must be plain or json, got 'xml'", out
