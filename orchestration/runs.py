@@ -1,4 +1,5 @@
-"""Run history, stage records, events and schedules in `CRASHES_HOME/ops.sqlite`.
+"""Run history, stage records, events and schedules in `CRASHES_HOME/ops.sqlite` (and the
+tables of orchestration/slots.py: schedule slot claims and scheduler heartbeats).
 
 SQLite, not DuckDB: the scheduler, the CLI, the metrics endpoint and the dashboard all read and
 write it at once, and SQLite in WAL mode lets readers and a writer overlap. Every write is one
