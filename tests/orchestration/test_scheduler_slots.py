@@ -196,3 +196,27 @@ def test_an_ops_file_from_before_slots_is_upgraded_in_place(crashes_home: Path) 
     assert slots.claim(s.id, slot, "b") == slots.Claim(True, "b", taken_from="a"), "a stopped with no run"
     with runs.connect() as con:
         assert con.execute("PRAGMA user_version").fetchone()[0] == runs.SCHEMA_VERSION >= 2
+
+
+def test_a_replica_that_skipped_a_slot_runs_it_when_its_holder_dies(crashes_home: Path) -> None:
+    """The replica case: this scheduler lost the slot to a live one (and counted it as done); the
+    holder then stopped before its run finished. The next tick finds the orphaned claim and runs it."""
+    from orchestration.scheduler import Scheduler, quiet
+
+    slot = datetime(2024, 1, 1, 6, 0, tzinfo=UTC)
+    s = schedules.add_schedule("0 6 * * *", job="train", now=slot - timedelta(days=1))
+    slots.register("holder", 10.0)
+    assert slots.claim(s.id, slot, "holder").won
+    ran: list[datetime] = []
+    replica = Scheduler(
+        clock=lambda: slot + timedelta(minutes=1), runner=lambda _, at: ran.append(at) or True, log=quiet
+    )
+    assert replica.tick() == [] and ran == [], "the holder is alive: the replica skips"
+    assert schedules.get_schedule(s.id).last_due == slot  # type: ignore[union-attr]
+    slots.stopped("holder")
+    replica._orphans_at = None  # the next orphan check is due (it runs once per beat interval)
+    (fired,) = replica.tick()
+    assert (fired.schedule_id, fired.slot, ran) == (s.id, slot, [slot])
+    (claim,) = _claims(s.id)
+    assert (claim["claimed_by"], claim["takeovers"]) == (replica.id, 1)
+    assert replica.tick() == [], "taken over once"
