@@ -79,9 +79,9 @@ class _Report(FPDF):
         self.ln(2)
 
 
-def _short(text: str | None, keep: int = 24) -> str:
+def _short(text: Any, keep: int = 24) -> str:
     """Socrata keys are 128 hex digits: the start identifies the record in a report."""
-    if not text:
+    if not isinstance(text, str):
         return ""
     return text if len(text) <= keep else f"{text[:keep]}..."
 
@@ -218,7 +218,7 @@ def build_report(f: CrashFilter) -> bytes:
     pdf.heading("Data quality")
     fresh = queries.freshness()
     pdf.grid(
-        ["dataset", "rows", "garbled rows", "orphans", "bad locations", "newest crash", "last load (UTC)", "rejected"],
+        ["dataset", "rows", "garbled rows", "orphans", "bad locations", "newest crash", "last load (UTC)"],
         [
             [
                 r.dataset,
@@ -228,7 +228,6 @@ def build_report(f: CrashFilter) -> bytes:
                 r.invalid_location_count,
                 _fmt(r.latest_crash_ts),
                 _fmt(r.last_loaded_at),
-                r.rejected_row_count,
             ]
             for r in fresh.itertuples()
         ],
