@@ -1,6 +1,11 @@
+{{ config(materialized='table') }}
 {#- Rows of raw that staging leaves out (see macros/rejections.sql): the latest version of a
     record lacks a value its dataset requires, or has one that cannot be typed. One row per
-    record and required column at fault; the record itself stays in raw. -#}
+    record and required column at fault; the record itself stays in raw.
+
+    A table, not a view: finding them types every raw crash_date (≈ 0.3 s for 0.9 M crashes),
+    and the mart and the incremental facts' post-hooks all read the list; built once per build,
+    before them. -#}
 {%- set datasets = var('chicago_datasets') -%}
 with
 
