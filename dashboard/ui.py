@@ -77,6 +77,6 @@ def missing_note(missing: list[str]) -> str | None:
         return None
     names = " and ".join(missing)
     return (
-        f"No {names} loaded yet: figures about them (units, people, injuries by road user) are unknown, "
-        f"not zero. Load their files with `crashes ingest` and build again."
+        f"No {names} loaded yet: the figures that need them (units, people, injuries by road user) are "
+        "unknown, not zero. Load their files with `crashes ingest` and build again."
     )
