@@ -156,9 +156,15 @@ def freshness() -> pd.DataFrame:
     """Per dataset: rows, newest crash, newest Socrata update and when the last load finished."""
     return frame(
         "select dataset, row_count, latest_crash_ts, latest_source_updated_at, last_loaded_at,"
-        " garbled_row_count, orphan_row_count, invalid_location_count"
+        " garbled_row_count, orphan_row_count, invalid_location_count, rejected_row_count, is_loaded"
         f" from {SCHEMA}.dq_datasets order by dataset"
     )
+
+
+@per_snapshot
+def missing_datasets() -> list[str]:
+    """Datasets raw holds no rows of (only the crashes file loaded, say): their figures are unknown."""
+    return frame(f"select dataset from {SCHEMA}.dq_datasets where not is_loaded order by dataset")["dataset"].tolist()
 
 
 @per_snapshot
@@ -401,6 +407,17 @@ def dq_columns(limit: int = 15) -> pd.DataFrame:
         "select dataset, column_name, row_count, null_count, null_share, garbled_count"
         f" from {SCHEMA}.dq_columns order by garbled_count desc, null_share desc limit {int(limit)}"
     )
+
+
+@per_snapshot
+def dq_rejected(limit: int = 200) -> tuple[pd.DataFrame, int]:
+    """Rows gold leaves out (kept in raw), newest load first, and how many there are in all."""
+    rows = frame(
+        "select dataset, record_key, column_name, raw_value, reason, load_id, kept_in"
+        f" from {SCHEMA}.dq_rejected_records order by load_id desc, dataset, record_key limit {int(limit)}"
+    )
+    total = frame(f"select count(*) as n from {SCHEMA}.dq_rejected_records")["n"].iloc[0]
+    return rows, int(total)
 
 
 @per_snapshot

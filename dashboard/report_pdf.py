@@ -23,6 +23,7 @@ from crashes.config import get_settings  # noqa: E402
 from dashboard import queries  # noqa: E402
 from dashboard.filters import CrashFilter  # noqa: E402
 from dashboard.model_view import ModelView, current_view  # noqa: E402
+from dashboard.ui import missing_note  # noqa: E402
 
 WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
 _FOLD = str.maketrans({"…": "...", "–": "-", "—": "-", "×": "x", "≥": ">=", "≤": "<=", "·": "-", "→": "->"})
@@ -76,6 +77,13 @@ class _Report(FPDF):
         buf.seek(0)
         self.image(buf, w=self.epw, h=height_mm, keep_aspect_ratio=True)
         self.ln(2)
+
+
+def _short(text: Any, keep: int = 24) -> str:
+    """Socrata keys are 128 hex digits: the start identifies the record in a report."""
+    if not isinstance(text, str):
+        return ""
+    return text if len(text) <= keep else f"{text[:keep]}..."
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -193,12 +201,16 @@ def build_report(f: CrashFilter) -> bytes:
             _bars_chart(lighting["value"], lighting["hit_and_run_share"], "Hit-and-run share by lighting", True),
             height_mm=55,
         )
-        injuries = queries.injuries_by_road_user(f)
         pdf.heading("Injuries by road user")
-        pdf.grid(
-            ["road user", "people", "injured", "incapacitated", "killed"],
-            [[r.road_user, r.people, r.injured, r.incapacitated, r.killed] for r in injuries.itertuples()],
-        )
+        missing = queries.missing_datasets()
+        if "people" in missing:
+            pdf.paragraph(missing_note(missing) or "")
+        else:
+            injuries = queries.injuries_by_road_user(f)
+            pdf.grid(
+                ["road user", "people", "injured", "incapacitated", "killed"],
+                [[r.road_user, r.people, r.injured, r.incapacitated, r.killed] for r in injuries.itertuples()],
+            )
     else:
         pdf.paragraph("No crashes in this period and area.")
 
@@ -210,7 +222,7 @@ def build_report(f: CrashFilter) -> bytes:
         [
             [
                 r.dataset,
-                r.row_count,
+                r.row_count if r.is_loaded else "not loaded",
                 r.garbled_row_count,
                 r.orphan_row_count,
                 r.invalid_location_count,
@@ -220,6 +232,22 @@ def build_report(f: CrashFilter) -> bytes:
             for r in fresh.itertuples()
         ],
     )
+    if note := missing_note(fresh.loc[~fresh["is_loaded"], "dataset"].tolist()):
+        pdf.paragraph(note)
+    rejected, total = queries.dq_rejected(20)
+    pdf.paragraph(
+        f"Rejected records: {total:,} rows kept in raw but left out of gold (a value they need is missing "
+        "or cannot be typed)" + (f"; the newest {len(rejected)}:" if total else ".")
+    )
+    if total:
+        pdf.grid(
+            ["dataset", "key", "column", "value", "reason", "load"],
+            [
+                [r.dataset, _short(r.record_key), r.column_name, _short(r.raw_value), r.reason, r.load_id]
+                for r in rejected.itertuples()
+            ],
+            widths=(18, 50, 28, 30, 36, 28),
+        )
     expectations = queries.dq_expectations()
     failed = expectations[expectations["loads_failed"] > 0]
     pdf.paragraph(

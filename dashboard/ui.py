@@ -69,3 +69,14 @@ def ago(value: Any, now: datetime | None = None) -> str:
     if seconds < 86400 * 2:
         return f"{seconds / 3600:,.1f} hours ago"
     return f"{seconds / 86400:,.1f} days ago"
+
+
+def missing_note(missing: list[str]) -> str | None:
+    """One line for datasets never loaded: their figures are unknown, which is not zero."""
+    if not missing:
+        return None
+    names = " and ".join(missing)
+    return (
+        f"No {names} loaded yet: the figures that need them (units, people, injuries by road user) are "
+        "unknown, not zero. Load their files with `crashes ingest` and build again."
+    )

@@ -1,5 +1,5 @@
-"""Data: browse gold (every mart, its dbt description, columns, rows, a filtered preview) and
-bronze (datasets, loads, files and sizes)."""
+"""Data: browse gold (every mart, its dbt description, columns, rows, a filtered preview),
+bronze (datasets, loads, files and sizes), and what gold leaves out or lacks (data quality)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.bronze import list_bronze
-from dashboard.ui import gold_missing, page_title, size
+from dashboard.ui import gold_missing, missing_note, page_title, size
 
 page_title("Data")
-gold_tab, bronze_tab = st.tabs(["Gold marts", "Bronze files"])
+gold_tab, bronze_tab, quality_tab = st.tabs(["Gold marts", "Bronze files", "Data quality"])
 
 
 def gold_browser() -> None:
@@ -83,3 +83,16 @@ with bronze_tab:
         st.dataframe(
             pd.DataFrame(shown[["table", "load_id", "loaded_at", "complete", "rows", "size", "path"]]), hide_index=True
         )
+
+with quality_tab:
+    if not gold_missing():
+        if note := missing_note(queries.missing_datasets()):
+            st.info(note)
+        rejected, total = queries.dq_rejected()
+        st.markdown(
+            f"**Rejected records: {total:,}** — rows kept in raw (or, without a key, in raw.rejected_rows) "
+            "but left out of gold, because a value they need is missing or cannot be typed."
+        )
+        if total:
+            st.caption(f"Showing {len(rejected):,} of {total:,} (`marts.dq_rejected_records`), newest load first.")
+            st.dataframe(rejected, hide_index=True)

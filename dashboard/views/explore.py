@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import figures, queries
 from dashboard.filters import crash_filter
-from dashboard.ui import count, page_title, require_gold, share
+from dashboard.ui import count, missing_note, page_title, require_gold, share
 
 POINT_SAMPLE = 5000
 
@@ -46,6 +46,9 @@ else:
     st.plotly_chart(figures.beats_map(queries.by_beat(f)))
 
 st.plotly_chart(figures.hit_and_run_shares(queries.hit_and_run_by(f)))
-injuries = queries.injuries_by_road_user(f)
-st.plotly_chart(figures.injuries_by_road_user(injuries))
-st.dataframe(injuries, hide_index=True)
+if "people" in (missing := queries.missing_datasets()):
+    st.info(missing_note(missing))
+else:
+    injuries = queries.injuries_by_road_user(f)
+    st.plotly_chart(figures.injuries_by_road_user(injuries))
+    st.dataframe(injuries, hide_index=True)

@@ -12,7 +12,7 @@ from dashboard import queries
 from dashboard.bronze import list_bronze
 from dashboard.health import endpoints, run_checks
 from dashboard.progress import stages_frame
-from dashboard.ui import ago, count, gold_missing, page_title, share
+from dashboard.ui import ago, count, gold_missing, missing_note, page_title, share
 from orchestration import runs
 from orchestration.model_info import current_model
 
@@ -43,6 +43,8 @@ if has_gold:
         delta_color="off",
         delta_arrow="off",
     )
+    if note := missing_note(queries.missing_datasets()):
+        st.info(note)
 
 # ----------------------------------------------------------------------------- health
 st.subheader("Health")

@@ -40,3 +40,35 @@
         where false
     {%- endif -%}
 {%- endmacro %}
+
+{#- Whether the catalog holds the relation (at parse time nothing is known: false). -#}
+{% macro relation_exists(relation) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set found = adapter.get_relation(
+        database=relation.database, schema=relation.schema, identifier=relation.identifier
+    ) -%}
+    {{ return(found is not none) }}
+{%- endmacro %}
+
+{#- A raw Chicago dataset to select from: `source('chicago', dataset)`, or, while raw does not
+    hold that table (only the crashes file has been loaded so far), an empty relation with the
+    columns the caller reads, VARCHAR like raw's. The dataset's key, `socrata_updated_at` and
+    `_dlt_load_id` are always among them. So a build takes whatever subset of the datasets raw
+    holds; the columns come from the caller (its staging spec), the one list of what it reads.
+    In a unit test the source is the test's fixture. -#}
+{% macro chicago_source(dataset, columns=[]) -%}
+    {%- set relation = source('chicago', dataset) -%}
+    {%- if not execute or relation.is_cte or relation_exists(relation) -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set key = var('chicago_datasets')[dataset]['key'] -%}
+    {%- set names = ([key] + columns + ['socrata_updated_at', '_dlt_load_id']) | unique | list -%}
+    {%- set empty -%}
+        (select {% for name in names -%}
+            cast(null as varchar) as {{ adapter.quote(name) }}{{ ", " if not loop.last }}
+        {%- endfor %} where false)
+    {%- endset -%}
+    {{ return(empty) }}
+{%- endmacro %}

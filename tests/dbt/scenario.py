@@ -1,7 +1,8 @@
 """A second, small load on top of the real sample, written as export files for `ingest(replay)`:
 amendments, new crashes with their units and people, a garbled crash, an orphan unit and a unit
-whose type changed, and new crashes that move the median location of a beat where an older
-crash has no location of its own. Everything an incremental build has to get right, in ~60 rows."""
+whose type changed, new crashes that move the median location of a beat where an older
+crash has no location of its own, and crashes (one new, one amended) whose crash_date cannot be
+parsed. Everything an incremental build has to get right, in ~60 rows."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ class SecondLoad:
     retyped_people: list[str] = field(default_factory=list)
     unlocated_crash: str = ""
     relocating_beat: str = ""
+    undatable_new_crash: str = "scenario-crash-with-an-unparseable-date"
+    undatable_amended_crash: str = ""  # an older crash, without units or people, amended so
 
 
 def _write(path: Path, records: list[dict]) -> None:
@@ -84,6 +87,16 @@ def write_second_load(shared: Path, folder: Path) -> SecondLoad:
             ":updated_at": UPDATED_AT,
         }
     )
+
+    # Rejected by staging, so out of gold: a new crash, and an amendment of an older one (which an
+    # incremental build must take out of the facts that hold it, as a full refresh never has it).
+    out_crashes.append(
+        as_delivered(located) | {"crash_record_id": load.undatable_new_crash, "crash_date": "2021-12-32"}
+    )
+    linked_crashes = {v["crash_record_id"] for v in vehicles} | {p["crash_record_id"] for p in people}
+    amended = next(r for r in reversed(crashes) if r["crash_record_id"] not in linked_crashes | {load.unlocated_crash})
+    load.undatable_amended_crash = amended["crash_record_id"]
+    out_crashes.append(as_delivered(amended) | {"crash_date": "not a date", ":updated_at": UPDATED_AT})
 
     out_vehicles: list[dict] = [
         {

@@ -276,7 +276,7 @@ def test_incremental_build_equals_a_full_refresh(scenario: Scenario) -> None:
             )
             for table in tables
         }
-    assert len(tables) == 13
+    assert len(tables) == 14
     assert differences == dict.fromkeys(tables, (0, 0))
 
 
@@ -298,7 +298,8 @@ def test_amendments_replace_and_new_rows_add(scenario: Scenario, real_build: Rea
         total = con.execute("select count(*) from marts.fct_crashes").fetchone()[0]
     assert labels == load.amended
     assert new == (len(load.new_crashes), len(load.new_crashes))
-    assert total == real_build.samples.crashes.count + len(load.new_crashes) + 1  # + the garbled crash
+    # + the garbled crash, - the crash amended to an unparseable date
+    assert total == real_build.samples.crashes.count + len(load.new_crashes) + 1 - 1
 
 
 def test_garbled_values_are_nulled_counted_and_do_not_fail_the_build(scenario: Scenario) -> None:
@@ -317,6 +318,45 @@ def test_garbled_values_are_nulled_counted_and_do_not_fail_the_build(scenario: S
         )
     assert row == (None, False, True, True, ["is_hit_and_run", "latitude", "longitude", "posted_speed_limit"])
     assert garbled == {"is_hit_and_run": 1, "latitude": 1, "longitude": 1, "posted_speed_limit": 1}
+
+
+def test_crashes_with_an_unparseable_date_are_listed_and_leave_the_facts(
+    scenario: Scenario, real_build: RealBuild
+) -> None:
+    """A new crash and an amended one whose crash_date cannot be parsed: both stay in raw and are
+    listed with the load that brought them; the amended one, in gold before, is gone from the
+    facts (the full refresh equals this, see above)."""
+    load = scenario.load
+    crashes = [load.undatable_new_crash, load.undatable_amended_crash]
+    with real_build.gold() as before:
+        held_before = before.execute(
+            "select count(*) from marts.fct_crashes where crash_record_id = ?", [load.undatable_amended_crash]
+        ).fetchone()[0]
+    with duckdb.connect(str(real_build.warehouse), read_only=True) as con:
+        raw = dict(
+            con.execute(
+                "select crash_record_id, crash_date from raw.crashes where list_contains(?, crash_record_id)", [crashes]
+            ).fetchall()
+        )
+    with duckdb.connect(str(scenario.incremental_gold), read_only=True) as con:
+        listed = con.execute(
+            "select record_key, raw_value, reason, load_id = (select max(load_id) from marts.fct_crashes) "
+            "from marts.dq_rejected_records where dataset = 'crashes' order by record_key"
+        ).fetchall()
+        in_facts = con.execute(
+            "select (select count(*) from marts.fct_crashes where list_contains($c, crash_record_id)),"
+            " (select count(*) from marts.ml_hit_and_run_features where list_contains($c, crash_record_id))",
+            {"c": crashes},
+        ).fetchone()
+    assert held_before == 1
+    assert raw == {load.undatable_new_crash: "2021-12-32", load.undatable_amended_crash: "not a date"}
+    assert sorted(listed) == sorted(
+        [
+            (load.undatable_new_crash, "2021-12-32", "unparseable crash_date", True),
+            (load.undatable_amended_crash, "not a date", "unparseable crash_date", True),
+        ]
+    )
+    assert in_facts == (0, 0)
 
 
 def test_orphan_unit_is_kept_counted_and_warned_about(scenario: Scenario) -> None:

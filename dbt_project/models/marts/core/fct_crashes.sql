@@ -3,6 +3,7 @@
     unique_key='crash_record_id',
     incremental_strategy='merge',
     on_schema_change='append_new_columns',
+    post_hook="{{ drop_rejected_rows('crashes') }}",
 ) }}
 {#- One row per crash: typed attributes, unit and people aggregates, derived features.
 
@@ -14,6 +15,7 @@
     holds even when this model is built without the aggregates (e.g. `--select fct_crashes`):
     aggregates rebuilt later carry newer loads than any it took in. The watermarks are
     literals, so the scans skip old row groups instead of joining every crash to this table. -#}
+-- depends_on: {{ ref('stg_chicago__rejected_records') }}
 with
 
 {% if is_incremental() %}

@@ -3,6 +3,7 @@
     unique_key='person_id',
     incremental_strategy='merge',
     on_schema_change='append_new_columns',
+    post_hook="{{ drop_rejected_rows('people') }}",
 ) }}
 {#- One row per person in a crash, typed, with their unit (joined on vehicle_id) and their
     road-user group.
@@ -12,6 +13,7 @@
     read only new rows (a filter on the load id reaches the raw scans), and together they give
     what a full build gives. -#}
 -- depends_on: {{ ref('stg_chicago__vehicles') }}
+-- depends_on: {{ ref('stg_chicago__rejected_records') }}
 with
 
 people as (

@@ -3,9 +3,11 @@
     unique_key='crash_unit_id',
     incremental_strategy='merge',
     on_schema_change='append_new_columns',
+    post_hook="{{ drop_rejected_rows('vehicles') }}",
 ) }}
 {#- One row per unit in a crash, typed; linked to its crash on crash_record_id. Units whose
     crash is not (yet) in the warehouse are kept: the relationship test counts them. -#}
+-- depends_on: {{ ref('stg_chicago__rejected_records') }}
 with
 
 vehicles as (

@@ -3,6 +3,7 @@
     unique_key='crash_record_id',
     incremental_strategy='merge',
     on_schema_change='append_new_columns',
+    post_hook="{{ drop_rejected_rows('crashes') }}",
 ) }}
 {#- The hit-and-run model's only input: the label and what is known at the scene when a crash
     is reported. Nothing that is recorded after the fact (injuries, damage, report or crash type,
@@ -17,6 +18,7 @@
     (`except`) cost 5 s. -#}
 {%- set held_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list
     if is_incremental() else [] -%}
+-- depends_on: {{ ref('stg_chicago__rejected_records') }}
 with
 
 crashes as (

@@ -1,11 +1,22 @@
-{#- One row per dataset: size, freshness (last load, newest crash, newest source update),
-    garbled rows, orphans (units and people whose crash is not in the warehouse) and people
-    whose unit is not. -#}
+{#- One row per dataset: whether raw holds it at all, size, freshness (last load, newest crash,
+    newest source update), garbled and rejected rows, orphans (units and people whose crash is not
+    in gold) and people whose unit is not. -#}
 with
 
 loads as (
 
     select * from {{ ref('stg_ingestion__loads') }}
+
+),
+
+rejected as (
+
+    select
+        dataset,
+        count(distinct record_key) + count(*) filter (where record_key is null) as rejected_row_count
+
+    from {{ ref('dq_rejected_records') }}
+    group by dataset
 
 ),
 
@@ -107,6 +118,9 @@ final as (
         cast(unioned.orphan_row_count + coalesce(missing_crashes.row_count, 0) as integer) as orphan_row_count,
         cast(unioned.unlinked_row_count as integer) as unlinked_row_count,
         cast(unioned.invalid_location_count as integer) as invalid_location_count,
+        cast(coalesce(rejected.rejected_row_count, 0) as integer) as rejected_row_count,
+        -- A dataset with neither a row in gold nor a rejected one was never loaded.
+        cast(unioned.row_count > 0 or coalesce(rejected.rejected_row_count, 0) > 0 as boolean) as is_loaded,
         cast(unioned.latest_load_id as varchar) as latest_load_id,
         cast(loads.loaded_at as timestamptz) as last_loaded_at,
         cast(date_diff('minute', loads.loaded_at, current_timestamp) / 60 as double) as hours_since_last_load,
@@ -117,6 +131,7 @@ final as (
     from unioned
     left join loads on unioned.latest_load_id = loads.load_id
     left join missing_crashes on unioned.dataset = missing_crashes.dataset
+    left join rejected on unioned.dataset = rejected.dataset
 
 )
 

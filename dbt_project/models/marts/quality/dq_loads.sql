@@ -1,5 +1,6 @@
 {#- Rows per load and dataset: what each dlt load contributed that is still current in gold
-    (a later load's amendment moves a record to that load), its garbled and rejected rows. -#}
+    (a later load's amendment moves a record to that load), its garbled rows, and the rows it
+    brought that gold leaves out (dq_rejected_records). -#}
 {%- set datasets = [('crashes', 'fct_crashes'), ('vehicles', 'fct_vehicles'), ('people', 'fct_people')] -%}
 with
 
@@ -14,9 +15,9 @@ rejected as (
     select
         dataset,
         load_id,
-        count(*) as rejected_row_count
+        count(distinct record_key) + count(*) filter (where record_key is null) as rejected_row_count
 
-    from {{ ref('stg_ingestion__rejected_rows') }}
+    from {{ ref('dq_rejected_records') }}
     group by dataset, load_id
 
 ),

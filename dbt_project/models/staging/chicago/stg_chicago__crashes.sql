@@ -1,4 +1,5 @@
-{#- One row per crash: the latest version of each record, typed, flags as booleans. -#}
+{#- One row per crash: the latest version of each record, typed, flags as booleans. A crash
+    without a usable crash_date is left out (stg_chicago__rejected_records lists it). -#}
 {%- set spec = [
     ('crash_date', 'timestamp', 'crash_ts'),
     ('crash_date_est_i', 'flag', 'is_crash_date_estimated'),
@@ -53,7 +54,7 @@ with
 
 source as (
 
-    {{ latest_version(source('chicago', 'crashes'), 'crash_record_id', 'crashes') }}
+    {{ latest_version(chicago_source('crashes', spec | map('first') | list), 'crash_record_id', 'crashes') }}
 
 ),
 
@@ -66,6 +67,7 @@ renamed as (
         _dlt_load_id as load_id
 
     from source
+    where {{ is_usable_row('crashes') }}
 
 )
 

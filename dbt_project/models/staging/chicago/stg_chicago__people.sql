@@ -1,4 +1,5 @@
-{#- One row per person involved in a crash: latest version, typed. -#}
+{#- One row per person involved in a crash: latest version, typed; without a crash_record_id
+    left out (stg_chicago__rejected_records lists it). -#}
 {%- set spec = [
     ('person_type', 'text', 'person_type'),
     ('crash_record_id', 'text', 'crash_record_id'),
@@ -35,7 +36,7 @@ with
 
 source as (
 
-    {{ latest_version(source('chicago', 'people'), 'person_id', 'people') }}
+    {{ latest_version(chicago_source('people', spec | map('first') | list), 'person_id', 'people') }}
 
 ),
 
@@ -48,6 +49,7 @@ renamed as (
         _dlt_load_id as load_id
 
     from source
+    where {{ is_usable_row('people') }}
 
 )
 

@@ -1,4 +1,5 @@
-{#- One row per unit (vehicle, pedestrian, cyclist…) in a crash: latest version, typed. -#}
+{#- One row per unit (vehicle, pedestrian, cyclist…) in a crash: latest version, typed; without
+    a crash_record_id left out (stg_chicago__rejected_records lists it). -#}
 {%- set spec = [
     ('crash_record_id', 'text', 'crash_record_id'),
     ('crash_date', 'timestamp', 'crash_ts'),
@@ -77,7 +78,7 @@ with
 
 source as (
 
-    {{ latest_version(source('chicago', 'vehicles'), 'crash_unit_id', 'vehicles') }}
+    {{ latest_version(chicago_source('vehicles', spec | map('first') | list), 'crash_unit_id', 'vehicles') }}
 
 ),
 
@@ -90,6 +91,7 @@ renamed as (
         _dlt_load_id as load_id
 
     from source
+    where {{ is_usable_row('vehicles') }}
 
 )
 

@@ -11,14 +11,13 @@
     Incremental: only the keys held before and the keys of newer loads can be repeated now
     (dlt's merge only ever removes versions), so only their rows are counted again; a full
     refresh counts every key. -#}
-{%- set datasets = [
-    ('crashes', 'crash_record_id'),
-    ('vehicles', 'crash_unit_id'),
-    ('people', 'person_id'),
-] -%}
+{%- set datasets = var('chicago_datasets') -%}
 with
 
-{% for dataset, key in datasets %}
+{% for dataset in datasets %}
+{%- set key = datasets[dataset]['key'] -%}
+{#- A dataset raw does not hold yet is an empty relation: no keys, checked up to no load. -#}
+{%- set raw = chicago_source(dataset) -%}
 {% if is_incremental() %}
 {{ dataset }}_candidates as (
 
@@ -26,7 +25,7 @@ with
     from {{ this }} as held
     where held.dataset = '{{ dataset }}'
     union
-    select {{ key }} from {{ source('chicago', dataset) }}
+    select {{ key }} from {{ raw }}
     where _dlt_load_id > coalesce(
             (
                 select max(held.checked_load_id) from {{ this }} as held
@@ -40,7 +39,7 @@ with
 
 {{ dataset }}_repeated as (
 
-    select {{ key }} from {{ source('chicago', dataset) }}
+    select {{ key }} from {{ raw }}
     where
         {{ key }} is not null
         {% if is_incremental() -%}
@@ -59,7 +58,7 @@ with
             (select list(repeated.{{ key }} order by repeated.{{ key }}) from {{ dataset }}_repeated as repeated),
             []
         ) as repeated_keys,
-        (select coalesce(max(_dlt_load_id), '') from {{ source('chicago', dataset) }}) as checked_load_id
+        (select coalesce(max(_dlt_load_id), '') from {{ raw }}) as checked_load_id
 
 ),
 
@@ -67,7 +66,7 @@ with
 
 final as (
 
-    {% for dataset, _ in datasets %}
+    {% for dataset in datasets %}
     select
         cast(dataset as varchar) as dataset,
         cast(repeated_keys as varchar[]) as repeated_keys,
