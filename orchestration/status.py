@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from crashes.config import get_settings
+from crashes.errors import CrashesError
 from orchestration import runs
 from orchestration.layers import LayerFacts, bronze_facts, gold_facts, parse_timestamp, raw_facts
 from orchestration.lock import lock_if_idle
@@ -89,6 +90,11 @@ def _rows_section(bronze: LayerFacts, raw: LayerFacts | None, gold: LayerFacts) 
 
 
 def status_report() -> str:
+    home = get_settings().home
+    if not home.is_dir():  # a mistyped CRASHES_HOME: say so rather than create an empty warehouse there
+        raise CrashesError(
+            f"CRASHES_HOME {home} does not exist: check the variable (`crashes ingest` or `crashes demo` starts one)"
+        )
     now = datetime.now(UTC)
     raw, why = _raw_or_fallback()
     try:
