@@ -1,11 +1,13 @@
 """Readers' access to gold: which snapshot is current, and a read-only connection to it.
 
-Each publish writes a new file `gold/<version>.duckdb` and swaps the symlink `gold.duckdb` onto it
-with one atomic rename (see `transform.publish`). `gold.duckdb` stays the stable path analysts and
-Evidence open; in-process readers resolve it here first and open the version file itself. That
-matters because DuckDB's client shares one database instance per path in a process: opening the
-same path while any connection is open returns the instance opened before, i.e. the old snapshot
-(seen: 29,928 crashes read while the file held 29,948). A new version's path is a new instance.
+Each publish writes a new file `gold/<version>/gold.duckdb` and swaps the symlink `gold.duckdb`
+onto it with one atomic rename (see `transform.publish`); the file keeps the name `gold.duckdb`, so
+DuckDB still calls the database `gold` (`gold.marts.fct_crashes`), as before versioning.
+`gold.duckdb` stays the stable path analysts and Evidence open; in-process readers resolve it here
+first and open the version file itself. That matters because DuckDB's client shares one database
+instance per path in a process: opening the same path while any connection is open returns the
+instance opened before, i.e. the old snapshot (seen: 29,928 crashes read while the file held
+29,948). A new version's path is a new instance.
 
 The last versions stay on disk (`KEEP`), so a reader that resolved the link just before a publish
 still finds its file, and the dashboard can serve the previous snapshot while someone holds the
@@ -43,7 +45,7 @@ class GoldLocked(CrashesError):
         self.pid = int(found["pid"]) if found else None
         holder = f"PID {found['pid']} ({found['program']})" if found else "another process"
         super().__init__(
-            f"gold snapshot {path.name} is open read-write in {holder}, which locks readers out: "
+            f"gold snapshot {path} is open read-write in {holder}, which locks readers out: "
             "close it, and open gold read-only (`crashes sql`, or `duckdb -readonly`)"
         )
 
@@ -54,7 +56,7 @@ def gold_path() -> Path:
 
 
 def versions_dir(gold: Path | None = None) -> Path:
-    """Where the version files live: `gold/` beside `gold.duckdb`."""
+    """Where the versions live: `gold/` beside `gold.duckdb`, one folder per version."""
     gold = gold or gold_path()
     return gold.with_name(gold.name.removesuffix(SUFFIX))
 
@@ -67,17 +69,18 @@ def current(gold: Path | None = None) -> Path | None:
 
 
 def versions(gold: Path | None = None) -> list[Path]:
-    """Published version files, oldest first (names sort by publish time)."""
+    """Published version files, oldest first (their folders' names sort by publish order)."""
+    gold = gold or gold_path()
     folder = versions_dir(gold)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.name.endswith(SUFFIX) and p.is_file())
+    return [d / gold.name for d in sorted(folder.iterdir()) if (d / gold.name).is_file()]
 
 
 def previous(gold: Path | None = None) -> Path | None:
     """The newest version file older than the current one, if any is still kept."""
     now = current(gold)
-    older = [p for p in versions(gold) if now is None or p.name < now.name]
+    older = [p for p in versions(gold) if now is None or p.parent.name < now.parent.name]
     return older[-1] if older else None
 
 

@@ -1,5 +1,5 @@
 """Publishing gold: the marts dbt built into `gold_build.duckdb`, copied to a new version file
-`gold/<version>.duckdb`, and the symlink `gold.duckdb` swapped onto it with one atomic rename.
+`gold/<version>/gold.duckdb`, and the symlink `gold.duckdb` swapped onto it with one atomic rename.
 
 Readers resolve the link per request (`crashes.gold`) and never touch the files dbt writes, so a
 build never blocks them; the rename means a reader sees either the old snapshot or the new one,
@@ -155,18 +155,21 @@ def _alive(pid: int) -> bool:
 
 def remove_leftovers(gold: Path) -> list[Path]:
     """Remove the temporary files of publishes and discards whose process is gone (killed during
-    the copy, say); a live process's own temporary file is left alone. Returns what was removed."""
+    the copy, say), and the version folders they leave empty; a live process's temporary file is
+    left alone. Returns the files removed."""
+    prefix = gold.name.removesuffix(SUFFIX)  # gold.duckdb.tmp-*, gold_build.duckdb.tmp-*
+    folder = versions_dir(gold)
+    places = [gold.parent, *(d for d in folder.iterdir() if d.is_dir())] if folder.is_dir() else [gold.parent]
     removed = []
-    prefix = gold.name.removesuffix(SUFFIX)  # gold.duckdb.tmp-*, gold_build.duckdb.tmp-*, gold/*
-    for folder in (gold.parent, versions_dir(gold)):
-        if not folder.is_dir():
-            continue
-        for path in folder.iterdir():
+    for place in places:
+        for path in place.iterdir():
             found = _TMP.search(path.name)
-            mine = folder != gold.parent or path.name.startswith(prefix)
+            mine = place != gold.parent or path.name.startswith(prefix)
             if found and mine and not _alive(int(found["pid"])):
                 path.unlink(missing_ok=True)
                 removed.append(path)
+                if place != gold.parent and not any(place.iterdir()):
+                    place.rmdir()
     return removed
 
 
@@ -181,8 +184,10 @@ def _fsync_dir(folder: Path) -> None:
 
 def _next_version(gold: Path) -> str:
     """`<sequence>-<UTC time>`: names sort in publish order even if the clock steps back."""
-    existing = [int(p.name.split("-", 1)[0]) for p in versions(gold) if p.name.split("-", 1)[0].isdigit()]
-    return f"{max(existing, default=0) + 1:06d}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    folder = versions_dir(gold)
+    names = [d.name.split("-", 1)[0] for d in folder.iterdir()] if folder.is_dir() else []
+    sequence = max((int(n) for n in names if n.isdigit()), default=0) + 1
+    return f"{sequence:06d}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
 
 
 def _point(gold: Path, version: Path) -> None:
@@ -204,7 +209,7 @@ def _collect_old_versions(gold: Path) -> None:
     now = current(gold)
     for old in versions(gold)[:-KEEP]:
         if old != now:
-            old.unlink(missing_ok=True)
+            shutil.rmtree(old.parent, ignore_errors=True)  # with any .wal a read-write opener left
 
 
 def publish(build: Path, gold: Path, docs: dict[str, TableDocs] | None = None) -> dict[str, int]:
@@ -216,19 +221,19 @@ def publish(build: Path, gold: Path, docs: dict[str, TableDocs] | None = None) -
         raise FileNotFoundError(f"no built marts at {build}: dbt has not built gold yet")
     remove_leftovers(gold)
     rows = _finish_build_file(build, docs or {})
-    folder = versions_dir(gold)
-    folder.mkdir(exist_ok=True)
-    version = folder / f"{_next_version(gold)}{SUFFIX}"
+    folder = versions_dir(gold) / _next_version(gold)
+    folder.mkdir(parents=True)
+    version = folder / gold.name  # named like the link, so DuckDB still calls the database `gold`
     tmp = version.with_name(f"{version.name}.tmp-{os.getpid()}")
     try:
         copy_durably(build, tmp)
         os.replace(tmp, version)
         _fsync_dir(folder)
+        _fsync_dir(folder.parent)
         _point(gold, version)
     except BaseException:
-        tmp.unlink(missing_ok=True)
         if current(gold) != version:
-            version.unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
         raise
     _collect_old_versions(gold)
     return rows

@@ -71,6 +71,8 @@ def test_gold_is_a_relative_link_and_old_versions_go_keeping_the_last_two(crashe
     assert gold.current() == kept[-1] and gold.previous() == kept[0]
     with gold.open_read_only(kept[0]) as con:
         assert _count(con) == 30
+        # Each version file is named like the link, so the database is still called `gold`.
+        assert con.execute("select count(*) from gold.marts.fct_crashes").fetchone()[0] == 30
     assert sorted(p.name for p in crashes_home.iterdir()) == ["gold", "gold.duckdb", "gold_build.duckdb"]
 
 
@@ -144,12 +146,12 @@ def test_a_publish_killed_during_its_copy_leaves_nothing_after_the_next_start(cr
 def test_leftovers_of_a_live_process_are_not_removed(crashes_home: Path) -> None:
     gold_link = crashes_home / "gold.duckdb"
     mine = crashes_home / f"gold.duckdb.tmp-{os.getpid()}"
-    dead = crashes_home / "gold" / "000001-x.duckdb.tmp-999999999"
-    dead.parent.mkdir()
+    dead = crashes_home / "gold" / "000001-x" / "gold.duckdb.tmp-999999999"
+    dead.parent.mkdir(parents=True)
     mine.write_bytes(b"a copy in progress")
     dead.write_bytes(b"a killed copy")
     assert publish.remove_leftovers(gold_link) == [dead]
-    assert mine.exists() and not dead.exists()
+    assert mine.exists() and not dead.parent.exists()  # the killed publish's version folder too
 
 
 @pytest.fixture
@@ -174,6 +176,7 @@ def test_a_full_disk_fails_the_publish_and_keeps_gold(crashes_home: Path, small_
         publish.publish(_build(crashes_home, 60, pad_mb=3), gold_link)
     assert raised.value.errno == errno.ENOSPC
     assert gold.current() == before
-    assert [p.name for p in small_disk.iterdir()] == [before.name]  # no partial version, no tmp file
+    assert [p.name for p in small_disk.iterdir()] == [before.parent.name]  # no partial version left
+    assert [p.name for p in before.parent.iterdir()] == ["gold.duckdb"]
     with gold.connect() as con:
         assert _count(con) == 50

@@ -59,7 +59,7 @@ def full_version_disk(built_home: Path) -> Iterator[Path]:
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}")
     try:
-        shutil.copyfile(kept / current.name, folder / current.name)
+        shutil.copytree(kept / current.parent.name, folder / current.parent.name)
         yield folder
     finally:
         subprocess.run(["umount", str(folder)], check=True)
@@ -76,4 +76,4 @@ def test_a_publish_out_of_disk_names_that_first_and_keeps_gold(built_home: Path,
     assert message.startswith("no space left on device"), message
     assert "\n" not in message and "publish failed, gold not replaced" in message
     assert gold.current() == before  # readers still get the previous snapshot, whole
-    assert [p.name for p in full_version_disk.iterdir()] == [before.name]  # no partial copy left
+    assert [p.name for p in full_version_disk.iterdir()] == [before.parent.name]  # no partial copy left
