@@ -13,6 +13,7 @@ import duckdb
 
 from crashes.config import get_settings
 from crashes.errors import CrashesError
+from crashes.gold import GoldLocked
 from orchestration import runs
 from orchestration.layers import LayerFacts, bronze_facts, gold_facts, parse_timestamp, raw_facts
 from orchestration.lock import lock_if_idle
@@ -99,7 +100,7 @@ def status_report() -> str:
     raw, why = _raw_or_fallback()
     try:
         gold = gold_facts()
-    except duckdb.Error as exc:
+    except (duckdb.Error, GoldLocked) as exc:  # status never fails: an analyst holding gold is a fact to show
         gold = LayerFacts(source="gold", error=f"unreadable: {exc}")
     try:
         bronze = bronze_facts()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -101,3 +102,20 @@ def test_status_on_a_mistyped_home_says_it_does_not_exist_and_creates_nothing(tm
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: CRASHES_HOME {typo} does not exist"), out.stderr
     assert not (tmp_path / "nonexistent").exists()
+
+
+def test_status_names_a_read_write_holder_of_gold_instead_of_failing(crashes_home: Path) -> None:
+    _publish(crashes_home, 30)
+    hold = "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('holding', flush=True); time.sleep(600)"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(crashes_home / "gold.duckdb")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        out = _crashes(crashes_home, "status")
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert out.returncode == 0, out.stderr
+    gold_line = next(line for line in out.stdout.splitlines() if line.strip().startswith("gold ("))
+    assert "unreadable" in gold_line and f"PID {holder.pid}" in gold_line, gold_line
