@@ -161,7 +161,7 @@ def remove_leftovers(gold: Path) -> list[Path]:
     folder = versions_dir(gold)
     places = [gold.parent, *(d for d in folder.iterdir() if d.is_dir())] if folder.is_dir() else [gold.parent]
     removed = []
-    for place in places:
+    for place in filter(Path.is_dir, places):
         for path in place.iterdir():
             found = _TMP.search(path.name)
             mine = place != gold.parent or path.name.startswith(prefix)
