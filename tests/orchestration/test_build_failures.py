@@ -17,14 +17,20 @@ from tests.orchestration.conftest import PROJECT, ReferenceRun
 SMALL_MART = "ml_hit_and_run_scores"
 
 
-@pytest.fixture
-def built_home(tmp_path: Path, reference_run: ReferenceRun, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(scope="module")
+def copied_home(tmp_path_factory: pytest.TempPathFactory, reference_run: ReferenceRun) -> Path:
+    """One copy for both tests: the second reuses the dbt parse the first one saved."""
     assert gold.current(reference_run.home / "gold.duckdb"), reference_run.output()
-    home = tmp_path / "home"
+    home = tmp_path_factory.mktemp("build-failures") / "home"
     shutil.copytree(reference_run.home, home, symlinks=True)
-    monkeypatch.setenv("CRASHES_HOME", str(home))
-    monkeypatch.delenv("CRASHES_BRONZE_URL", raising=False)
     return home
+
+
+@pytest.fixture
+def built_home(copied_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CRASHES_HOME", str(copied_home))
+    monkeypatch.delenv("CRASHES_BRONZE_URL", raising=False)
+    return copied_home
 
 
 def test_a_selection_that_matches_nothing_fails_in_one_line(built_home: Path) -> None:
