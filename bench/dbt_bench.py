@@ -108,6 +108,8 @@ def _copy_state(source: Path, destination: Path) -> None:
         if (source / name).is_dir():
             shutil.copytree(source / name, destination / name)
         elif (source / name).exists():
+            # gold.duckdb is a link to a snapshot version: replace it, never write through it.
+            (destination / name).unlink(missing_ok=True)
             shutil.copyfile(source / name, destination / name)
     os.sync()
 

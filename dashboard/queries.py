@@ -1,8 +1,8 @@
 """Every SQL statement the dashboard runs: DuckDB over the gold snapshot, SQLite over ops.sqlite.
 
-Gold is opened read-only per query (`crashes.gold.connect`) and results are cached per snapshot
-file (`snapshot.per_snapshot`), so a build running meanwhile never sees a reader's lock and a new
-publish is picked up on the next rerun. User input reaches SQL only as bound parameters;
+Gold is opened read-only per query (`snapshot.connect`: the version file being served) and results
+are cached per snapshot file (`snapshot.per_snapshot`), so a build running meanwhile never sees a
+reader's lock and a new publish is picked up on the next rerun. User input reaches SQL only as bound parameters;
 identifiers (a mart or column name on the Data page) are checked against the catalog first.
 """
 
@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from crashes.gold import connect
 from crashes.sql import ident
-from dashboard.snapshot import per_snapshot
+from dashboard.snapshot import connect, per_snapshot
 from orchestration import runs
 
 if TYPE_CHECKING:

@@ -19,8 +19,7 @@ import pandas as pd  # noqa: E402
 from fpdf import FPDF  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from crashes.config import get_settings  # noqa: E402
-from dashboard import queries  # noqa: E402
+from dashboard import queries, snapshot  # noqa: E402
 from dashboard.filters import CrashFilter  # noqa: E402
 from dashboard.model_view import ModelView, current_view  # noqa: E402
 from dashboard.ui import missing_note  # noqa: E402
@@ -165,8 +164,7 @@ def _model_section(pdf: _Report, view: ModelView | None, f: CrashFilter) -> None
 
 def build_report(f: CrashFilter) -> bytes:
     """The whole report as PDF bytes."""
-    settings = get_settings()
-    published = datetime.fromtimestamp(settings.gold_path.stat().st_mtime, UTC)
+    published = snapshot.published() or datetime.now(UTC)
     pdf = _Report(f.describe())
     pdf.alias_nb_pages()
     pdf.add_page()

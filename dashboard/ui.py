@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from crashes.config import get_settings
+from dashboard import snapshot
 from orchestration.runs import record_event
 
 
@@ -25,13 +26,24 @@ def page_title(page: str, heading: str | None = None) -> None:
 
 
 def gold_missing() -> bool:
-    """True (with a way forward shown) when nothing has been published yet."""
-    if get_settings().gold_path.exists():
+    """True (with a way forward shown) when there is no gold to show: nothing published yet, or
+    the current snapshot held read-write with no previous one to fall back on (one line each)."""
+    path = get_settings().gold_path
+    if not path.exists():
+        st.warning(
+            f"No gold snapshot yet (`{path}`). Run `crashes demo`, or start an "
+            "ingest on the Ingest page: the build publishes gold when it succeeds."
+        )
+        return True
+    served = snapshot.check()
+    if served.locked is None:
         return False
-    st.warning(
-        f"No gold snapshot yet (`{get_settings().gold_path}`). Run `crashes demo`, or start an "
-        "ingest on the Ingest page: the build publishes gold when it succeeds."
-    )
+    if served.fallback:
+        st.warning(
+            f"{served.locked} — showing the previous snapshot, published {snapshot.published():%Y-%m-%d %H:%M} UTC."
+        )
+        return False
+    st.error(str(served.locked))
     return True
 
 

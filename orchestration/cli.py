@@ -167,6 +167,19 @@ def docs(
     )
 
 
+@app.command()
+def sql(
+    command: Annotated[str | None, typer.Option("-c", "--command", help="Run this SQL and exit.")] = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print results as CSV.")] = False,
+) -> None:
+    """SQL on the current gold snapshot, read-only (never locks readers out): a shell, or -c "select ..."."""
+    from crashes.shell import run as run_shell
+
+    code = run_shell(command, as_csv=as_csv)
+    if code:
+        raise typer.Exit(code)
+
+
 # --------------------------------------------------------------------------- ml
 @app.command()
 def train(

@@ -90,7 +90,7 @@ def build(select: str | None = None, name: str = "build", after: tuple[str, ...]
         if not result.ok:
             problems = list(getattr(result, "problems", None) or [])
             why = f"{problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "") if problems else ""
-            raise StageFailed(f"dbt build failed: {why or outcome.summary}", outcome)
+            raise StageFailed(getattr(result, "cause", None) or f"dbt build failed: {why or outcome.summary}", outcome)
         return outcome
 
     what = f"dbt build {select}, tests, publish gold" if select else "dbt build, tests, publish gold"

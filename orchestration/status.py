@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 import duckdb
 
 from crashes.config import get_settings
+from crashes.errors import CrashesError
+from crashes.gold import GoldLocked
 from orchestration import runs
 from orchestration.layers import LayerFacts, bronze_facts, gold_facts, parse_timestamp, raw_facts
 from orchestration.lock import lock_if_idle
@@ -89,11 +91,16 @@ def _rows_section(bronze: LayerFacts, raw: LayerFacts | None, gold: LayerFacts) 
 
 
 def status_report() -> str:
+    home = get_settings().home
+    if not home.is_dir():  # a mistyped CRASHES_HOME: say so rather than create an empty warehouse there
+        raise CrashesError(
+            f"CRASHES_HOME {home} does not exist: check the variable (`crashes ingest` or `crashes demo` starts one)"
+        )
     now = datetime.now(UTC)
     raw, why = _raw_or_fallback()
     try:
         gold = gold_facts()
-    except duckdb.Error as exc:
+    except (duckdb.Error, GoldLocked) as exc:  # status never fails: an analyst holding gold is a fact to show
         gold = LayerFacts(source="gold", error=f"unreadable: {exc}")
     try:
         bronze = bronze_facts()

@@ -8,6 +8,7 @@ models' logic on fixtures, not the data, so they run in CI (tests/dbt), not on e
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from crashes.config import get_settings
 from crashes.errors import CrashesError
 from ingestion.datasets import DATASETS
 from transform.dbt import GOLD_BUILD_FILE, TEST_TYPES, DbtPaths, NodeResult, model_docs, run_dbt
-from transform.publish import discard_build, publish
+from transform.publish import discard_build, publish, remove_leftovers
 
 MODEL_TYPES = ("model", "seed", "snapshot")
 FAILED = ("error", "fail")
@@ -43,6 +44,18 @@ class BuildResult:
     published: Path | None = None
     problems: list[str] = field(default_factory=list)
     log_path: Path | None = None
+    publish_error: str | None = None
+
+    @property
+    def cause(self) -> str | None:
+        """What went wrong first, in one line (a run's history shows it): a failed publish names
+        its own cause rather than the build's warnings."""
+        if self.ok:
+            return None
+        if self.publish_error:
+            return self.publish_error
+        more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        return f"dbt build failed: {self.problems[0]}{more}" if self.problems else "dbt build failed"
 
     def summary(self) -> str:
         verdict = "ok" if self.ok else "FAILED"
@@ -108,6 +121,17 @@ def _tally(result: BuildResult, nodes: list[NodeResult]) -> None:
             elif node.status in FAILED:
                 result.tests_failed += 1
                 result.problems.append(f"{node.resource_type} {node.name} failed: {node.message}")
+    # Failures first, warnings after: the first problem is the one a one-line report names.
+    result.problems.sort(key=lambda problem: problem.startswith("warning:"))
+
+
+def _publish_problem(exc: duckdb.Error | OSError, gold: Path) -> str:
+    """One line, cause first: a full disk says so before anything else."""
+    text = " ".join(str(exc).split())
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in text:
+        where = getattr(exc, "filename", None) or gold.parent
+        return f"no space left on device writing {where}: publish failed, gold not replaced (free space and rebuild)"
+    return f"publish failed, gold not replaced: {text}"
 
 
 def _discard_untested_marts(result: BuildResult, build_file: Path, gold: Path) -> None:
@@ -123,6 +147,7 @@ def build(select: str | None = None, full_refresh: bool = False) -> BuildResult:
     settings = get_settings().ensure()
     started = time.perf_counter()
     _require_raw(settings.warehouse_path)
+    remove_leftovers(settings.gold_path)  # a publish killed mid-copy left its temporary file
     paths = DbtPaths.for_settings(settings)
     result = BuildResult(ok=False, log_path=paths.logs / "dbt.log")
 
@@ -142,6 +167,10 @@ def build(select: str | None = None, full_refresh: bool = False) -> BuildResult:
     dbt_started = time.perf_counter()
     run = run_dbt(command, settings)
     result.dbt_seconds = time.perf_counter() - dbt_started
+    if select and not run.nodes and not run.error:
+        raise CrashesError(
+            f"--select {select!r} matches no dbt model, seed, snapshot or test: nothing built, gold not replaced"
+        )
     _tally(result, run.nodes)
     if run.error:
         result.problems.append(f"dbt: {run.error}")
@@ -157,7 +186,8 @@ def build(select: str | None = None, full_refresh: bool = False) -> BuildResult:
             result.published = settings.gold_path
         except (duckdb.Error, OSError) as exc:
             result.ok = False
-            result.problems.append(f"publish failed, gold not replaced: {' '.join(str(exc).split())}")
+            result.publish_error = _publish_problem(exc, settings.gold_path)
+            result.problems.insert(0, result.publish_error)
         result.publish_seconds = time.perf_counter() - publish_started
     result.elapsed = time.perf_counter() - started
     return result

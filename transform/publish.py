@@ -1,12 +1,18 @@
-"""Publishing gold: the marts dbt built into `gold_build.duckdb`, copied to a new file and swapped
-onto `gold.duckdb` with one atomic rename.
+"""Publishing gold: the marts dbt built into `gold_build.duckdb`, copied to a new version file
+`gold/<version>/gold.duckdb`, and the symlink `gold.duckdb` swapped onto it with one atomic rename.
 
-Readers open `gold.duckdb` read-only per request (`crashes.gold.connect`) and never touch the
-files dbt writes, so a build never blocks them; the rename means a reader sees either the old
-snapshot or the new one, complete, and a reader that opened the old file keeps it until it
-closes. dbt writes the marts straight into their own file (attached in profiles.yml with the
-older storage version Evidence's DuckDB reads), so publishing is a byte copy, not a re-encode
-of millions of rows: seconds instead of a minute at real scale.
+Readers resolve the link per request (`crashes.gold`) and never touch the files dbt writes, so a
+build never blocks them; the rename means a reader sees either the old snapshot or the new one,
+complete, and a reader that opened the old file keeps it until it closes. A new file per version
+(rather than a new file renamed over the old name) gives every snapshot its own path, which is
+what DuckDB's per-path instance cache needs to show a new snapshot to a process that still has a
+connection open. The last `crashes.gold.KEEP` versions stay; older ones are removed.
+
+dbt writes the marts straight into their own file (attached in profiles.yml with the older
+storage version Evidence's DuckDB reads), so publishing is a byte copy, not a re-encode of
+millions of rows: seconds instead of a minute at real scale. A copy killed half-way leaves a
+`*.tmp-<pid>` file (hundreds of MB at real scale); the next publish or build removes it
+(`remove_leftovers`).
 """
 
 from __future__ import annotations
@@ -14,12 +20,15 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import re
 import shutil
+import time
 from pathlib import Path
 from typing import BinaryIO
 
 import duckdb
 
+from crashes.gold import KEEP, SUFFIX, current, versions, versions_dir
 from crashes.sql import ident, literal
 from transform.dbt import TableDocs
 
@@ -131,21 +140,102 @@ def _finish_build_file(build: Path, docs: dict[str, TableDocs]) -> dict[str, int
     return rows
 
 
-def publish(build: Path, gold: Path, docs: dict[str, TableDocs] | None = None) -> dict[str, int]:
-    """Copy the built marts to `gold.duckdb.tmp-<pid>` and rename it onto `gold`; rows per mart.
+_TMP = re.compile(r"\.tmp-(?P<pid>\d+)$")
 
-    On any error the temporary file is removed and `gold` is untouched.
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_leftovers(gold: Path) -> list[Path]:
+    """Remove the temporary files of publishes and discards whose process is gone (killed during
+    the copy, say), and the version folders they leave empty; a live process's temporary file is
+    left alone. Returns the files removed."""
+    prefix = gold.name.removesuffix(SUFFIX)  # gold.duckdb.tmp-*, gold_build.duckdb.tmp-*
+    folder = versions_dir(gold)
+    places = [gold.parent, *(d for d in folder.iterdir() if d.is_dir())] if folder.is_dir() else [gold.parent]
+    removed = []
+    for place in filter(Path.is_dir, places):
+        for path in place.iterdir():
+            found = _TMP.search(path.name)
+            mine = place != gold.parent or path.name.startswith(prefix)
+            if found and mine and not _alive(int(found["pid"])):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+                if place != gold.parent and not any(place.iterdir()):
+                    place.rmdir()
+    return removed
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable, not just visible."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _next_version(gold: Path) -> str:
+    """`<sequence>-<UTC time>`: names sort in publish order even if the clock steps back."""
+    folder = versions_dir(gold)
+    names = [d.name.split("-", 1)[0] for d in folder.iterdir()] if folder.is_dir() else []
+    sequence = max((int(n) for n in names if n.isdigit()), default=0) + 1
+    return f"{sequence:06d}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+
+
+def _point(gold: Path, version: Path) -> None:
+    """Swap the `gold` link onto `version` with one rename (a relative link: the home can move)."""
+    link = gold.with_name(f"{gold.name}.tmp-{os.getpid()}")
+    link.unlink(missing_ok=True)
+    try:
+        link.symlink_to(version.relative_to(gold.parent))
+        os.replace(link, gold)
+    except BaseException:
+        link.unlink(missing_ok=True)
+        raise
+    _fsync_dir(gold.parent)
+
+
+def _collect_old_versions(gold: Path) -> None:
+    """Keep the newest KEEP versions (and always the current one); a reader that still has an older
+    file open keeps reading it, as Linux frees a removed file's blocks only when it is closed."""
+    now = current(gold)
+    for old in versions(gold)[:-KEEP]:
+        if old != now:
+            shutil.rmtree(old.parent, ignore_errors=True)  # with any .wal a read-write opener left
+
+
+def publish(build: Path, gold: Path, docs: dict[str, TableDocs] | None = None) -> dict[str, int]:
+    """Copy the built marts to a new version file and point `gold` at it; rows per mart.
+
+    On any error the temporary file is removed and `gold` still points at the previous snapshot.
     """
     if not build.exists():
         raise FileNotFoundError(f"no built marts at {build}: dbt has not built gold yet")
+    remove_leftovers(gold)
     rows = _finish_build_file(build, docs or {})
-    tmp = gold.with_name(f"{gold.name}.tmp-{os.getpid()}")
+    folder = versions_dir(gold) / _next_version(gold)
+    folder.mkdir(parents=True)
+    version = folder / gold.name  # named like the link, so DuckDB still calls the database `gold`
+    tmp = version.with_name(f"{version.name}.tmp-{os.getpid()}")
     try:
         copy_durably(build, tmp)
-        os.replace(tmp, gold)
+        os.replace(tmp, version)
+        _fsync_dir(folder)
+        _fsync_dir(folder.parent)
+        _point(gold, version)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if current(gold) != version:
+            shutil.rmtree(folder, ignore_errors=True)
         raise
+    _collect_old_versions(gold)
     return rows
 
 

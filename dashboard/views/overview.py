@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from crashes.config import get_settings
-from dashboard import queries
+from dashboard import queries, snapshot
 from dashboard.bronze import list_bronze
 from dashboard.health import endpoints, run_checks
 from dashboard.progress import stages_frame
@@ -80,7 +80,7 @@ with right:
     now = datetime.now(UTC)
     facts = []
     if has_gold:
-        published = datetime.fromtimestamp(settings.gold_path.stat().st_mtime, UTC)
+        published = snapshot.published()
         facts.append(("gold published", f"{published:%Y-%m-%d %H:%M} UTC", ago(published, now)))
         for r in queries.freshness().itertuples():
             facts.append((f"{r.dataset}: newest crash", f"{r.latest_crash_ts}", "(crash time, Chicago local)"))

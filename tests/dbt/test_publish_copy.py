@@ -57,4 +57,6 @@ def test_publish_replaces_gold_with_the_built_file(tmp_path: Path) -> None:
     assert rows == {"fct_demo": 100000}
     with duckdb.connect(str(gold), read_only=True) as con:
         assert con.execute("select count(*), sum(id) from marts.fct_demo").fetchone() == (100000, 4999950000)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["gold.duckdb", "gold_build.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gold", "gold.duckdb", "gold_build.duckdb"]
+    (version,) = (tmp_path / "gold").iterdir()  # one version, no temporary file
+    assert [p.name for p in version.iterdir()] == ["gold.duckdb"]
