@@ -1,7 +1,8 @@
 """dlt source for the City of Chicago traffic-crash datasets on Socrata (SODA 2.x).
 
-One resource per dataset (crashes, vehicles, people), each paging `/resource/<id>.json` with
-`$limit`/`$offset` under a stable `$order`, yielding Arrow tables of strings (as delivered).
+One resource per dataset (crashes, vehicles, people), each paging `/resource/<id>.json` by keyset
+(after the last row's `:updated_at, :id`, see `SodaKeysetPaginator`: offsets lose rows on a
+dataset amended while it pages), yielding Arrow tables of strings (as delivered).
 
 Two modes:
 - incremental (default): `:updated_at` since the saved cursor minus `lag_seconds`, so late
@@ -25,7 +26,7 @@ from requests import HTTPError, Response
 from ingestion.datasets import CURSOR_COLUMN, DATASETS, DatasetSpec, parse_datasets
 from ingestion.records import rows_to_table
 from ingestion.socrata.helpers import (
-    SodaPaginator,
+    SodaKeysetPaginator,
     backfill_where,
     incremental_where,
     query_params,
@@ -52,10 +53,8 @@ def _looks_truncated(response: Response | None, exc: BaseException | None) -> bo
 
 def _pages(client: RESTClient, spec: DatasetSpec, where: str | None, page_size: int) -> Iterator[pa.Table]:
     path = f"/resource/{spec.resource_id}.json"
-    paginator = SodaPaginator(limit=page_size)
-    pages = client.paginate(
-        path, params=query_params(spec, where), paginator=paginator, hooks={"response": [_check_status]}
-    )
+    paginator = SodaKeysetPaginator(spec, where, page_size)
+    pages = client.paginate(path, params=query_params(spec), paginator=paginator, hooks={"response": [_check_status]})
     try:
         for page in pages:
             yield rows_to_table(list(page), spec)
