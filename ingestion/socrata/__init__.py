@@ -67,12 +67,12 @@ def _pages(
             yield rows_to_table(list(page), spec)
     except HTTPError as exc:
         raise from_http_error(spec.name, exc) from None
+    except ValueError as exc:  # JSON that still does not parse after the retries (requests' too)
+        raise SocrataError(f"{spec.name}: the server returned a page that is not valid JSON ({exc})") from None
     except RequestException as exc:  # no connection, timeouts, dropped connections: after retries
         raise from_request_error(spec.name, exc, attempts) from None
     except PagingError as exc:
         raise SocrataError(f"{spec.name}: {exc}") from None
-    except ValueError as exc:  # JSON that still does not parse after the retries
-        raise SocrataError(f"{spec.name}: the server returned a page that is not valid JSON ({exc})") from None
 
 
 def dataset_resource(

@@ -72,7 +72,7 @@ def from_request_error(dataset: str, exc: RequestException, attempts: int) -> So
         if isinstance(reason, NameResolutionError):
             why = "the host name does not resolve"
         elif "refused" in str(reason).lower():
-            why = "connection refused"
+            why = "Connection refused (nothing listens there)"
         else:
             why = " ".join(str(reason).split())[:200]
         return SocrataError(f"{dataset}: cannot connect to {url}: {why} — is the server running? {BASE_URL_HINT}")
