@@ -18,6 +18,7 @@ SYSTEM_FIELDS: dict[str, str] = {
     ":updated_at": "socrata_updated_at",
 }
 CURSOR_COLUMN = SYSTEM_FIELDS[":updated_at"]
+ROW_ID = ":id"
 
 
 def column_name(api_field: str) -> str:
@@ -51,8 +52,10 @@ class DatasetSpec:
 
     @property
     def order_by(self) -> str:
-        """A total, stable order: paging a live dataset without one duplicates and skips rows."""
-        return f"{self.cursor_field}, {self.key}"
+        """A total, stable order: paging a live dataset without one duplicates and skips rows.
+        `:id` (Socrata's row id), not the key, breaks ties: every row has one, even a row whose
+        key is missing, so the keyset `(:updated_at, :id)` names each row exactly."""
+        return f"{self.cursor_field}, {ROW_ID}"
 
     def field_for_header(self, header: str) -> str:
         """Map an export header (display name or field name) to the API field name."""

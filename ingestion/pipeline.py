@@ -104,9 +104,9 @@ def raw_row_counts(settings: Settings) -> dict[str, int]:
 def _step_error(exc: BaseException, step: str) -> CrashesError:
     """dlt wraps the cause several levels deep; the user needs the innermost message."""
     cause: BaseException = exc
-    while cause.__cause__ is not None or cause.__context__ is not None:
+    while not isinstance(cause, CrashesError) and (cause.__cause__ or cause.__context__) is not None:
         cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
-    if isinstance(cause, CrashesError):
+    if isinstance(cause, CrashesError):  # already says what happened and what to do
         return cause
     if isinstance(cause, duckdb.IOException) and "lock" in str(cause).lower():
         return warehouse.lock_error(cause)
@@ -180,7 +180,10 @@ def ingest(
         from ingestion.socrata import socrata_source
 
         names = datasets.split(",") if isinstance(datasets, str) else datasets
-        specs = parse_datasets(",".join(names) if names else None) if names else list(DATASETS.values())
+        try:
+            specs = parse_datasets(",".join(names) if names else None) if names else list(DATASETS.values())
+        except ValueError as exc:
+            raise CrashesError(f"--datasets: {exc}") from None
         if until is not None and since is None:
             raise CrashesError("a backfill window needs a start (--since)")
         extraction = socrata_source(

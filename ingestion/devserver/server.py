@@ -3,8 +3,10 @@
 It answers `GET /resource/<id>.json` for the three crash datasets the way the portal does for the
 subset the pipeline uses ($select, $where, $order, $limit, $offset, X-App-Token): every value a
 JSON string, nulls omitted, `location` a GeoJSON object, system fields only with `:*`. Errors are
-Socrata-shaped JSON bodies. Control endpoints for tests in another process: `POST/GET/DELETE
-/_faults`, `GET /_requests` (counts), `POST /_upsert/<dataset>` (JSON array of records).
+Socrata-shaped JSON bodies. Every record has a stable `:id` (kept by amendments), and
+`$order=:updated_at, :id` with a keyset `$where` pages without `$offset`. Control endpoints for
+tests in another process: `POST/GET/DELETE /_faults`, `GET /_requests` (counts),
+`POST /_upsert/<dataset>` (JSON array of records).
 
     with SocrataServer(data_dir=folder) as srv:
         requests.get(f"{srv.url}/resource/85ca-t3if.json", params={"$limit": 10})
@@ -30,7 +32,7 @@ import pyarrow as pa
 from requests.structures import CaseInsensitiveDict
 
 from ingestion.datasets import DATASETS
-from ingestion.devserver.faults import Fault, Faults
+from ingestion.devserver.faults import AMEND_FIELDS, Fault, Faults
 from ingestion.devserver.soql import SoqlError, compile_query
 from ingestion.devserver.store import Store, files_by_dataset
 
@@ -50,6 +52,7 @@ class RequestRecord:
     rows: int | None = None
     seconds: float = 0.0
     fault: str | None = None
+    amended: list[str] = field(default_factory=list)  # keys an `amend` fault changed after serving
 
     @property
     def token(self) -> str | None:
@@ -190,12 +193,16 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         try:
             query = compile_query(params, st.store.columns[name])
-            body, rows = st.store.query(name, query)
+            page = st.store.page(name, query)
+            body, rows = st.store.render(name, page, query.fields)
         except SoqlError as exc:
             record.status, body = _error(400, str(exc), exc.code)
             self._send(record.status, body)
             return
         record.rows = rows
+        if fault is not None and fault.kind == "amend":
+            # The body is the page as it was; the store changes before the client can ask again.
+            record.amended = st.store.amend(name, page[: fault.rows], fault.field or AMEND_FIELDS[name])
         if fault is not None and fault.kind == "truncated":
             record.status = 200
             self._send_truncated(body, fault.mode)
@@ -209,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "slow":
             self.state.stopping.wait(fault.seconds)
             return False
-        if fault.kind == "truncated":
+        if fault.kind in ("truncated", "amend"):
             return False
         status = int(fault.kind)
         headers = {"Retry-After": str(fault.retry_after)} if status in (429, 503) else {}

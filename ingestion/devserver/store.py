@@ -4,9 +4,10 @@ Each table holds the dataset's fields as VARCHAR (as Socrata delivers them) plus
 `__id`, `__created_at`, `__updated_at`. Records without Socrata's system fields (files, generated
 data) get a deterministic `:updated_at`: crash_date plus a delay of hours to days drawn from the
 key's hash, and for ~5 % a later amendment, so an incremental cursor has something to catch.
-Rows are inserted in the paging order clients use (`:updated_at, key`; upserts append later
+Rows are inserted in the paging order clients use (`:updated_at, :id`; upserts append later
 stamps), so their rowids follow it. A request first finds the rowids of its page (a query's
-ordered rowids are cached until the data changes, so paging costs one sort), then DuckDB
+ordered rowids are cached until the data changes, so offset paging costs one sort; a first or
+keyset page is DuckDB's top-N of the query, uncached), then DuckDB
 serialises just those rows to JSON (one string per row, nulls omitted); a page in the usual order
 is a contiguous rowid range, read without scanning the table.
 """
@@ -134,7 +135,9 @@ class Store:
         cap = f"TIMESTAMP '{self.loaded_at.isoformat(sep=' ')}'"
 
         def given(field: str) -> str | None:
-            return f"TRY_CAST(replace({ident(field)}, 'Z', '') AS TIMESTAMP)" if field in names else None
+            # milliseconds, as served: a keyset `:updated_at = '…'` must match what a client saw
+            cast = f"date_trunc('millisecond', TRY_CAST(replace({ident(field)}, 'Z', '') AS TIMESTAMP))"
+            return cast if field in names else None
 
         created_expr = given(":created_at") or f"least(date_trunc('millisecond', {created}), {cap})"
         updated_expr = given(":updated_at") or f"least(date_trunc('millisecond', {created} + {amend}), {cap})"
@@ -175,7 +178,7 @@ class Store:
         """Insert rows (a SELECT with data and system fields) in paging order, so rowids follow it."""
         target, key = ident("ds_" + spec.name), ident(spec.key)
         cur.execute(
-            f"INSERT INTO {target} BY NAME SELECT * FROM ({rows}) ORDER BY __updated_at, {key}, __id",  # noqa: S608
+            f"INSERT INTO {target} BY NAME SELECT * FROM ({rows}) ORDER BY __updated_at, __id, {key}",  # noqa: S608
             params or [],
         )
         count = int(cur.fetchall()[0][0])
@@ -261,6 +264,30 @@ class Store:
             self.last_updated = now
             return int(count)
 
+    def amend(self, name: str, positions: np.ndarray, field: str) -> list[str]:
+        """Amend these rows as the portal does while a client pages: `field` changes (a number
+        gets one more, Y/N flips, other text is marked) and `:updated_at` becomes now, which
+        moves the records to the end of the `:updated_at` order. Returns their keys."""
+        spec = DATASETS[name]
+        if field not in self.columns[name].names:
+            raise ValueError(f"{name} has no field {field!r} to amend")
+        col = ident(field)
+        changed = (
+            f"CASE WHEN {col} IS NULL OR TRY_CAST({col} AS BIGINT) IS NOT NULL "
+            f"THEN CAST(coalesce(TRY_CAST({col} AS BIGINT), 0) + 1 AS VARCHAR) "
+            f"WHEN {col} = 'Y' THEN 'N' WHEN {col} = 'N' THEN 'Y' ELSE {col} || ' (amended)' END"
+        )
+        cur = self.con.cursor()
+        rows = cur.sql(
+            f"SELECT * EXCLUDE (__id, __created_at, __updated_at) REPLACE ({changed} AS {col}) "  # noqa: S608
+            f"FROM {ident('ds_' + name)} WHERE rowid IN (SELECT unnest(?::BIGINT[])) "
+            f"AND {ident(spec.key)} IS NOT NULL",
+            params=[[int(p) for p in positions]],
+        ).to_arrow_table()
+        if rows.num_rows:
+            self.upsert(name, rows)
+        return [str(k) for k in rows.column(spec.key).to_pylist()]
+
     # ------------------------------------------------------------------ reading
     def count(self, name: str) -> int:
         cur = self.con.cursor()
@@ -286,10 +313,17 @@ class Store:
             pieces.append(f"{key} || {value}")
         return "'{' || concat_ws(',', " + ", ".join(pieces) + ") || '}'"
 
+    @staticmethod
+    def _order_sql(q: Query) -> str:
+        return ", ".join(f"{expr} {direction}" for expr, direction in q.order)
+
+    def _cache_key(self, name: str, q: Query) -> tuple:
+        return (name, self.version[name], q.where, repr(q.params), self._order_sql(q))
+
     def _positions(self, name: str, q: Query) -> np.ndarray:
         """Positions of every matching row in the query's order; cached until the data changes."""
-        order_sql = ", ".join(f"{expr} {direction}" for expr, direction in q.order)
-        key = (name, self.version[name], q.where, repr(q.params), order_sql)
+        order_sql = self._order_sql(q)
+        key = self._cache_key(name, q)
         with self._orders_lock:
             if key in self._orders:
                 self._orders.move_to_end(key)
@@ -304,14 +338,30 @@ class Store:
                 self._orders.popitem(last=False)
         return positions
 
+    def page(self, name: str, q: Query) -> np.ndarray:
+        """Positions of a request's page, in its order. A first page (or a keyset page, whose
+        `$where` names the last row seen, so that each one is a first page) asks DuckDB for its top
+        rows only; offset paging sorts once and slices the cached order."""
+        if q.offset == 0 and self._cache_key(name, q) not in self._orders:
+            cur = self.con.cursor()
+            sql = (
+                f"SELECT rowid AS pos FROM {ident('ds_' + name)} WHERE {q.where} "  # noqa: S608
+                f"ORDER BY {self._order_sql(q)}, rowid LIMIT {int(q.limit)}"
+            )
+            return np.asarray(cur.execute(sql, q.params).fetchnumpy()["pos"], dtype=np.int64)
+        return self._positions(name, q)[q.offset : q.offset + q.limit]
+
     def query(self, name: str, q: Query) -> tuple[bytes, int]:
         """A page as a JSON array (bytes) and its row count."""
-        page = self._positions(name, q)[q.offset : q.offset + q.limit]
+        return self.render(name, self.page(name, q), q.fields)
+
+    def render(self, name: str, page: np.ndarray, fields: list[str]) -> tuple[bytes, int]:
+        """These rows as a JSON array in the given order (rows gone since are left out)."""
         if len(page) == 0:
             return b"[]", 0
         cur = self.con.cursor()
         sql = (
-            f"SELECT rowid AS pos, {self._json_fields(self.columns[name], q.fields)} AS js "  # noqa: S608
+            f"SELECT rowid AS pos, {self._json_fields(self.columns[name], fields)} AS js "  # noqa: S608
             f"FROM {ident('ds_' + name)} WHERE rowid BETWEEN ? AND ? AND rowid IN (SELECT unnest(?::BIGINT[]))"
         )
         found = cur.sql(sql, params=[int(page.min()), int(page.max()), page.tolist()]).to_arrow_table()

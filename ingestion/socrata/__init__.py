@@ -1,7 +1,8 @@
 """dlt source for the City of Chicago traffic-crash datasets on Socrata (SODA 2.x).
 
-One resource per dataset (crashes, vehicles, people), each paging `/resource/<id>.json` with
-`$limit`/`$offset` under a stable `$order`, yielding Arrow tables of strings (as delivered).
+One resource per dataset (crashes, vehicles, people), each paging `/resource/<id>.json` by keyset
+(after the last row's `:updated_at, :id`, see `SodaKeysetPaginator`: offsets lose rows on a
+dataset amended while it pages), yielding Arrow tables of strings (as delivered).
 
 Two modes:
 - incremental (default): `:updated_at` since the saved cursor minus `lag_seconds`, so late
@@ -19,13 +20,17 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 from dlt.sources.helpers.requests.retry import Client
+from dlt.sources.helpers.requests.session import Session
 from dlt.sources.helpers.rest_client import RESTClient
-from requests import HTTPError, Response
+from requests import HTTPError, RequestException, Response
+from tenacity import RetryCallState, stop_any
 
 from ingestion.datasets import CURSOR_COLUMN, DATASETS, DatasetSpec, parse_datasets
 from ingestion.records import rows_to_table
+from ingestion.socrata.errors import SocrataError, cannot_connect, from_http_error, from_request_error
 from ingestion.socrata.helpers import (
-    SodaPaginator,
+    PagingError,
+    SodaKeysetPaginator,
     backfill_where,
     incremental_where,
     query_params,
@@ -33,6 +38,7 @@ from ingestion.socrata.helpers import (
 from ingestion.socrata.settings import (
     BACKFILL_END,
     BACKFILL_START,
+    CONNECT_ATTEMPTS,
     DEFAULT_LAG_SECONDS,
     DEFAULT_PAGE_SIZE,
     REQUEST_MAX_ATTEMPTS,
@@ -50,27 +56,29 @@ def _looks_truncated(response: Response | None, exc: BaseException | None) -> bo
     return not body.endswith(b"]")
 
 
-def _pages(client: RESTClient, spec: DatasetSpec, where: str | None, page_size: int) -> Iterator[pa.Table]:
+def _pages(
+    client: RESTClient, spec: DatasetSpec, where: str | None, page_size: int, attempts: int
+) -> Iterator[pa.Table]:
     path = f"/resource/{spec.resource_id}.json"
-    paginator = SodaPaginator(limit=page_size)
-    pages = client.paginate(
-        path, params=query_params(spec, where), paginator=paginator, hooks={"response": [_check_status]}
-    )
+    paginator = SodaKeysetPaginator(spec, where, page_size)
+    pages = client.paginate(path, params=query_params(spec), paginator=paginator, hooks={"response": [_check_status]})
     try:
         for page in pages:
             yield rows_to_table(list(page), spec)
     except HTTPError as exc:
-        response = exc.response
-        detail = " ".join(response.text[:300].split()) if response is not None else ""
-        status = response.status_code if response is not None else "?"
-        raise SocrataError(f"{spec.name}: {path} answered HTTP {status} after retries: {detail}") from None
-    except ValueError as exc:  # JSON that still does not parse after the retries
+        raise from_http_error(spec.name, exc) from None
+    except ValueError as exc:  # JSON that still does not parse after the retries (requests' too)
         raise SocrataError(f"{spec.name}: the server returned a page that is not valid JSON ({exc})") from None
+    except RequestException as exc:  # no connection, timeouts, dropped connections: after retries
+        raise from_request_error(spec.name, exc, attempts) from None
+    except PagingError as exc:
+        raise SocrataError(f"{spec.name}: {exc}") from None
 
 
 def dataset_resource(
     spec: DatasetSpec,
     client: RESTClient,
+    attempts: int,
     page_size: int,
     since: date | None,
     until: date | None,
@@ -93,7 +101,7 @@ def dataset_resource(
         else:
             # dlt already applied the lag to start_value; the helper applies none on top.
             where = incremental_where(spec, updated_at.start_value, timedelta(0))
-        yield from _pages(client, spec, where, page_size)
+        yield from _pages(client, spec, where, page_size, attempts)
 
     return dlt.resource(
         pages,
@@ -101,6 +109,26 @@ def dataset_resource(
         write_disposition="append",
         columns=spec.text_columns(),
         max_table_nesting=0,
+    )
+
+
+class _Client(Client):
+    """dlt's retrying client, except that a server refusing connections (a wrong port, nothing
+    running) is tried CONNECT_ATTEMPTS times, not for half a minute; 429/5xx, timeouts and
+    connections dropped mid-answer keep every attempt."""
+
+    def _make_session(self) -> Session:
+        session = super()._make_session()
+        send = session.send  # dlt's tenacity-wrapped send: keep its waits and conditions
+        session.send = send.retry_with(stop=stop_any(send.retry.stop, _refused_too_often))  # type: ignore[attr-defined,method-assign]
+        return session
+
+
+def _refused_too_often(state: RetryCallState) -> bool:
+    return (
+        state.outcome is not None
+        and cannot_connect(state.outcome.exception())
+        and state.attempt_number >= CONNECT_ATTEMPTS
     )
 
 
@@ -113,7 +141,7 @@ def make_client(
 ) -> RESTClient:
     """dlt's retrying session: 429 honouring Retry-After, 5xx, timeouts, dropped connections and
     truncated bodies are retried with exponential backoff."""
-    session = Client(
+    session = _Client(
         raise_for_status=False,
         request_timeout=request_timeout,
         request_max_attempts=request_max_attempts,
@@ -135,10 +163,6 @@ def _check_status(response: Response, *_: Any, **__: Any) -> None:
         raise HTTPError(f"HTTP {response.status_code}", response=response)
 
 
-class SocrataError(RuntimeError):
-    """The server answered, but not with data we can load (after retries)."""
-
-
 @dlt.source(name="socrata", max_table_nesting=0)
 def socrata_source(
     base_url: str = dlt.config.value,
@@ -155,4 +179,7 @@ def socrata_source(
 ) -> list[DltResource]:
     specs = parse_datasets(",".join(datasets)) if datasets else list(DATASETS.values())
     client = make_client(base_url, app_token, request_max_attempts, request_timeout, request_backoff_factor)
-    return [dataset_resource(spec, client, page_size, since, until, lag_seconds, initial_updated_at) for spec in specs]
+    return [
+        dataset_resource(spec, client, request_max_attempts, page_size, since, until, lag_seconds, initial_updated_at)
+        for spec in specs
+    ]

@@ -7,6 +7,8 @@ DEFAULT_PAGE_SIZE = 50_000
 # Amendments are pulled again for a day after the saved cursor: Socrata's :updated_at can land late.
 DEFAULT_LAG_SECONDS = 86_400
 REQUEST_MAX_ATTEMPTS = 6
+# A refused connection (nothing listens there) is tried this often, about 3 s, not 6 times (31 s).
+CONNECT_ATTEMPTS = 3
 REQUEST_TIMEOUT_SECONDS = 120.0
 REQUEST_MAX_RETRY_DELAY_SECONDS = 60
 

@@ -334,10 +334,70 @@ def test_serves_the_linked_csv_sample_with_wkt_points_as_geojson(shared_data: Pa
 
 def test_a_page_whose_rows_vanished_under_it_is_short_not_wrong(tables) -> None:
     with SocrataServer(tables={"crashes": tables["crashes"]}) as srv:
-        params = {"$order": ORDER, "$limit": 100, "$offset": 0}
-        first = get(srv, **params).json()  # caches the ordered positions
+        params = {"$order": ORDER, "$limit": 100, "$offset": 100}
+        first = get(srv, **params).json()  # caches the ordered positions (a first page would not)
         gone = [r["crash_record_id"] for r in first[:5]]
         # rows deleted behind the cache's back (as an upsert racing a page would)
         srv.store.con.execute("DELETE FROM ds_crashes WHERE list_contains(?, crash_record_id)", [gone])
         again = get(srv, **params).json()
         assert [r["crash_record_id"] for r in again] == [r["crash_record_id"] for r in first[5:]]
+
+
+KEYSET_ORDER = ":updated_at, :id"
+
+
+def keyset_all(srv: SocrataServer, limit: int) -> list[dict]:
+    """Page the way the dlt source does: after the last row's (:updated_at, :id), no $offset."""
+    rows: list[dict] = []
+    while True:
+        params: dict[str, object] = {"$select": ":*,*", "$order": KEYSET_ORDER, "$limit": limit}
+        if rows:
+            t, i = rows[-1][":updated_at"], rows[-1][":id"]
+            params["$where"] = f"(:updated_at > '{t}' or (:updated_at = '{t}' and :id > '{i}'))"
+        response = get(srv, **params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        rows.extend(page)
+        if len(page) < limit:
+            return rows
+
+
+def test_amend_fault_changes_records_of_the_page_just_served(server: SocrataServer, tables) -> None:
+    before = page_all(server, 5000, **{"$select": ":*,*", "$order": KEYSET_ORDER})
+    latest = max(r[":updated_at"] for r in before)
+    added = requests.post(f"{server.url}/_faults", json={"kind": "amend", "rows": 3, "dataset": "crashes"}, timeout=10)
+    assert added.status_code == 201, added.text
+
+    params = {"$select": ":*,*", "$order": KEYSET_ORDER, "$limit": 100}
+    served = get(server, **{**params, "$offset": 0}).json()
+    assert served == before[:100]  # the page as it was; the amendment comes right after it
+    amended = {r["crash_record_id"]: r for r in served[:3]}
+    now = {
+        r["crash_record_id"]: r
+        for r in get(server, **{"$select": ":*,*", "$where": f":updated_at > '{latest}'"}).json()
+    }
+    assert set(now) == set(amended)
+    for key, old in amended.items():
+        assert int(now[key]["injuries_total"]) == int(old.get("injuries_total", "0")) + 1
+        assert now[key][":id"] == old[":id"] and now[key][":created_at"] == old[":created_at"]
+    assert server.count("crashes") == len(before)
+    # ...which is what loses rows for an offset client: the next page starts three rows late.
+    second = get(server, **{**params, "$offset": 100}).json()
+    assert second[0]["crash_record_id"] == before[103]["crash_record_id"]
+    bad = requests.post(f"{server.url}/_faults", json={"kind": "amend", "rows": 0}, timeout=10)
+    assert bad.status_code == 400 and "rows" in bad.json()["message"]
+
+
+def test_keyset_paging_under_amendments_sees_every_row_and_the_new_values(server: SocrataServer, tables) -> None:
+    server.faults.add("amend", count=1000, rows=3, dataset="crashes")
+    rows = keyset_all(server, 250)
+    last = {r["crash_record_id"]: r for r in rows}  # later versions overwrite earlier ones
+    assert set(last) == set(tables["crashes"]["crash_record_id"].to_pylist())
+    pages = len(server.data_requests("crashes"))
+    assert len(rows) == tables["crashes"].num_rows + 3 * (pages - 1)  # each amended record came again
+    current = {r["crash_record_id"]: r for r in page_all(server, 5000, **{"$select": ":*,*"})}
+    stale = [k for k, r in last.items() if r != current[k]]
+    # only the last page's amendment happened after its rows were read
+    assert len(stale) == 3
+    keys = [(r[":updated_at"], r[":id"]) for r in rows]
+    assert keys == sorted(keys)

@@ -41,16 +41,24 @@ def _data_requests(srv: SocrataServer, resource: str = CRASHES_ID) -> list:
     return [r for r in srv.requests if resource in r.path]
 
 
-def test_pages_with_limit_offset_and_a_stable_order(server: SocrataServer, tables, crashes_home: Path) -> None:
+def test_pages_by_keyset_under_a_stable_order(server: SocrataServer, tables, crashes_home: Path) -> None:
     n = tables["crashes"].num_rows
     result = ingest(base_url=server.url, datasets="crashes", page_size=1000)
 
     assert result.rows == {"crashes": n}
     assert raw_count(crashes_home, "crashes") == n
     reqs = _data_requests(server)
-    assert [int(r.params["$offset"]) for r in reqs] == list(range(0, n, 1000))[: len(reqs)]
     assert len(reqs) == -(-n // 1000)  # a short last page ends paging: no extra empty request
-    assert all(r.params["$order"] == ":updated_at, crash_record_id" for r in reqs)
+    assert [r.rows for r in reqs] == [min(1000, n - i) for i in range(0, n, 1000)]
+    assert all("$offset" not in r.params for r in reqs)
+    # each page starts after the last row of the one before: (:updated_at, :id) as served
+    served = server.store.table("crashes")
+    for i, r in enumerate(reqs[1:], start=1):
+        t = served["__updated_at"][i * 1000 - 1].as_py().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+        row_id = served["__id"][i * 1000 - 1].as_py()
+        assert r.params["$where"] == f":updated_at > '{t}' or (:updated_at = '{t}' and :id > '{row_id}')"
+    assert "$where" not in reqs[0].params
+    assert all(r.params["$order"] == ":updated_at, :id" for r in reqs)
     assert all(r.params["$select"] == ":*,*" for r in reqs)
     assert all(int(r.params["$limit"]) == 1000 for r in reqs)
     # system fields came along and were named for SQL
@@ -163,3 +171,28 @@ def test_app_token_is_sent_when_configured(server, crashes_home, monkeypatch: py
     monkeypatch.setenv("SOCRATA_APP_TOKEN", "secret-token")
     ingest(base_url=server.url, datasets="crashes")
     assert all(r.headers.get("X-App-Token") == "secret-token" for r in _data_requests(server))
+
+
+@pytest.mark.parametrize("window", [None, (date(2024, 1, 1), date(2024, 1, 11))], ids=["incremental", "backfill"])
+def test_records_amended_while_paging_lose_no_row_and_arrive_amended(server, tables, crashes_home, window) -> None:
+    """The portal amends records while a load pages: an amended record moves to the end of the
+    order. Offset paging then skipped the rows that slid into its place, for good (issue 16)."""
+    n = tables["crashes"].num_rows
+    server.faults.add("amend", count=4, rows=3, dataset="crashes")  # the first four pages of five
+    since, until = window or (None, None)
+    result = ingest(base_url=server.url, datasets="crashes", page_size=500, since=since, until=until)
+
+    amended = [key for r in _data_requests(server) for key in r.amended]
+    assert len(set(amended)) == 12
+    assert raw_count(crashes_home, "crashes") == server.count("crashes") == n  # 0 rows lost
+    assert result.rows["crashes"] == n + 12  # the amended ones came twice, the second time amended
+    served = server.store.table("crashes").select(["crash_record_id", "injuries_total", "__updated_at"])
+    in_raw = raw_query(crashes_home, "select crash_record_id, injuries_total, socrata_updated_at from raw.crashes")
+    want = {
+        k: (v, t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z")
+        for k, v, t in zip(*(served[c].to_pylist() for c in served.column_names), strict=True)
+    }
+    assert {k: (v, t) for k, v, t in in_raw} == want  # every record as the server has it now
+    crashes = tables["crashes"]
+    original = dict(zip(crashes["crash_record_id"].to_pylist(), crashes["injuries_total"].to_pylist(), strict=True))
+    assert all(int(want[k][0]) == int(original[k] or 0) + 1 for k in amended)
