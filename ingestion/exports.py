@@ -14,12 +14,14 @@ Free of dlt: the devserver shares the naming rule without loading it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -130,9 +132,46 @@ def _open(path: Path) -> pa.NativeFile:
     return pa.input_stream(str(path), compression="gzip" if is_gzip(path) else None)
 
 
-def _csv_header(path: Path) -> list[str]:
-    with io.TextIOWrapper(_open_binary(path), encoding="utf-8-sig", errors="replace", newline="") as fh:
-        return next(csv.reader(fh), [])
+@dataclass(frozen=True)
+class CsvDialect:
+    encoding: str = "utf-8"
+    delimiter: str = ","
+
+
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def csv_dialect(path: Path) -> CsvDialect:
+    stat = path.stat()
+    return _dialect(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _dialect(name: str, _mtime: int, _size: int) -> CsvDialect:
+    """UTF-8 unless the bytes are not (a spreadsheet saves Windows-1252: then that), and the
+    delimiter the header line uses most (a spreadsheet in a European locale writes `;`, its
+    "text" export tabs). Column names hold none of these."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    encoding = "utf-8"
+    first = b""
+    with _open_binary(Path(name)) as fh:
+        while chunk := fh.read(16 << 20):
+            first = first or chunk[: chunk.find(b"\n") if b"\n" in chunk else len(chunk)]
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                encoding = "cp1252"
+                break
+    line = first.decode(encoding, "replace")
+    delimiter = max(DELIMITERS, key=line.count) if any(d in line for d in DELIMITERS) else ","
+    return CsvDialect(encoding, delimiter)
+
+
+def _csv_header(path: Path, dialect: CsvDialect | None = None) -> list[str]:
+    dialect = dialect or csv_dialect(path)
+    encoding = "utf-8-sig" if dialect.encoding == "utf-8" else dialect.encoding
+    with io.TextIOWrapper(_open_binary(path), encoding=encoding, errors="replace", newline="") as fh:
+        return next(csv.reader(fh, delimiter=dialect.delimiter), [])
 
 
 # JSON object keys in a file's first bytes: enough to tell which dataset a JSON file holds.
@@ -238,14 +277,15 @@ def check_header(path: Path, spec: DatasetSpec, names: list[str]) -> None:
 
 
 def _read_csv(path: Path, spec: DatasetSpec) -> Iterator[pa.Table]:
-    names = _csv_header(path)
+    dialect = csv_dialect(path)
+    names = _csv_header(path, dialect)
     check_header(path, spec, names)
     with _open(path) as stream:
         reader = pacsv.open_csv(
             stream,
-            read_options=pacsv.ReadOptions(block_size=16 << 20),
+            read_options=pacsv.ReadOptions(block_size=16 << 20, encoding=dialect.encoding),
             # Exports quote free text (street names, carrier names) that may hold line breaks.
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, delimiter=dialect.delimiter),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=True
             ),
@@ -271,7 +311,16 @@ READERS = {
 
 def _container(path: Path) -> str:
     kind = {".csv": "CSV", ".json": "JSON", ".jsonl": "NDJSON", ".ndjson": "NDJSON", ".parquet": "parquet"}
-    return kind[base_suffix(path)] + (", gzipped" if is_gzip(path) else "")
+    parts = [kind[base_suffix(path)]]
+    if kind[base_suffix(path)] == "CSV":
+        dialect = csv_dialect(path)
+        if dialect.encoding != "utf-8":
+            parts.append(dialect.encoding)
+        if dialect.delimiter != ",":
+            parts.append(f"{dialect.delimiter!r}-delimited")
+    if is_gzip(path):
+        parts.append("gzipped")
+    return ", ".join(parts)
 
 
 def read_export(path: Path, spec: DatasetSpec, shapes: dict[Path, FileShape] | None = None) -> Iterator[pa.Table]:

@@ -78,10 +78,10 @@ class FileShape:
         if self.timestamps == "serial":
             return "spreadsheet re-save"
         if self.display_names or self.timestamps == "us":
-            return "portal CSV export" if self.container.startswith("CSV") else f"portal export ({self.container})"
+            return "portal CSV export" if self.container.startswith("CSV") else "portal export"
         if self.container.startswith(("JSON", "NDJSON")):
             return "API JSON"
-        return "API CSV" if self.container.startswith("CSV") else f"API fields ({self.container})"
+        return "API CSV" if self.container.startswith("CSV") else "API fields"
 
     @property
     def label(self) -> str:

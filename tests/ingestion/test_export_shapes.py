@@ -32,6 +32,8 @@ KEY = "crash_record_id"
 SHAPES = ("portal", "older", "spreadsheet", "api_csv", "api_json")
 # A street name a CSV writer must quote: a comma, a quote and a line break.
 AWKWARD_STREET = 'STATE ST, "LOWER"\nLEVEL'
+# One a spreadsheet saves in Windows-1252, not UTF-8.
+ACCENTED_STREET = "CAÑON ST"
 
 
 def _iso_to_portal(value: str) -> str:
@@ -93,17 +95,24 @@ def _export_rows(rows: list[dict], dataset: str, shape: str) -> tuple[list[str],
     return names, [[r[n] or "" for n in names] for r in out]
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list[str]], *, bom: bool, crlf: bool) -> None:
+@dataclass(frozen=True)
+class Writing:
+    """How a file's bytes are written: what portals, browsers and spreadsheets vary."""
+
+    bom: bool = False
+    crlf: bool = False
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    gzip: bool = False
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[str]], how: Writing) -> None:
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n" if crlf else "\n")
+    writer = csv.writer(buffer, delimiter=how.delimiter, lineterminator="\r\n" if how.crlf else "\n")
     writer.writerow(header)
     writer.writerows(rows)
-    text = ("\ufeff" if bom else "") + buffer.getvalue()
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "wt", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-    else:
-        path.write_text(text, encoding="utf-8", newline="")
+    data = (("\ufeff" if how.bom else "") + buffer.getvalue()).encode(how.encoding)
+    path.write_bytes(gzip.compress(data) if how.gzip else data)
 
 
 # Crashes file name per shape: the portal's own names, and names that say nothing (identified
@@ -120,7 +129,17 @@ UNIT_FILES = {  # vehicles and people of the crashes of each shape
     "older": ("export_2019_units.csv", "export_2019_persons.csv"),
     "spreadsheet": ("units (re-saved).csv", "people (re-saved).csv"),
     "api_csv": ("68nd-jvt3.csv", "u6pd-qa9d.csv"),
-    "api_json": ("vehicles_page.jsonl", "people_page.jsonl"),
+    "api_json": ("vehicles_page.jsonl", "people_page.json"),
+}
+PORTAL = Writing(bom=True, crlf=True)
+WRITING = {  # per file name; others plain UTF-8, LF, commas
+    CRASH_FILES["portal"]: PORTAL,
+    UNIT_FILES["portal"][0]: PORTAL,
+    UNIT_FILES["portal"][1]: Writing(bom=True, crlf=True, gzip=True),
+    CRASH_FILES["older"]: Writing(gzip=True),
+    CRASH_FILES["spreadsheet"]: Writing(crlf=True, encoding="cp1252"),
+    UNIT_FILES["spreadsheet"][0]: Writing(crlf=True, delimiter=";"),
+    UNIT_FILES["api_csv"][1]: Writing(gzip=True),  # gzipped, though named .csv
 }
 
 
@@ -140,6 +159,7 @@ class Replayed:
 def _write_shapes(folder: Path, tables: dict[str, pa.Table]) -> dict[str, str]:
     crashes = tables["crashes"].to_pylist()
     crashes[0]["street_name"] = AWKWARD_STREET  # a portal crash
+    crashes[SHAPES.index("spreadsheet")]["street_name"] = ACCENTED_STREET
     for i, crash in enumerate(crashes):  # the generator leaves the flag empty; make it tell
         crash["private_property_i"] = ("Y", "N", None)[i // len(SHAPES) % 3]
     tables["crashes"] = pa.Table.from_pylist(crashes, schema=tables["crashes"].schema)
@@ -148,11 +168,14 @@ def _write_shapes(folder: Path, tables: dict[str, pa.Table]) -> dict[str, str]:
         for dataset, name in zip(DATASETS, (CRASH_FILES[shape], *UNIT_FILES[shape]), strict=True):
             rows = [r for r in tables[dataset].to_pylist() if shape_of[r["crash_record_id"]] == shape]
             if shape == "api_json":
-                text = "".join(json.dumps({k: v for k, v in r.items() if v is not None}) + "\n" for r in rows)
-                (folder / name).write_text(text)
+                records = [{k: v for k, v in r.items() if v is not None} for r in rows]
+                if name.endswith(".json"):  # a JSON array, as the API pages are
+                    (folder / name).write_text(json.dumps(records, indent=2))
+                else:
+                    (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records))
                 continue
             header, table = _export_rows(rows, dataset, shape)
-            _write_csv(folder / name, header, table, bom=shape == "portal", crlf=shape in ("portal", "spreadsheet"))
+            _write_csv(folder / name, header, table, WRITING.get(name, Writing()))
     return shape_of
 
 
@@ -192,6 +215,11 @@ def test_the_replay_succeeds_and_says_which_shape_each_file_was(replayed: Replay
     assert "API CSV" in said[CRASH_FILES["api_csv"]]
     assert "API JSON" in said[CRASH_FILES["api_json"]]
     assert all("crashes" in said[name] for name in CRASH_FILES.values())
+    assert "cp1252" in said[CRASH_FILES["spreadsheet"]]
+    units = next(ln for ln in lines if UNIT_FILES["spreadsheet"][0] in ln)
+    assert "vehicles" in units and "';'-delimited" in units
+    gzipped = next(ln for ln in lines if UNIT_FILES["api_csv"][1] in ln)
+    assert "people" in gzipped and "gzipped" in gzipped
 
 
 def test_every_record_of_every_shape_reaches_raw_with_the_apis_values(replayed: Replayed) -> None:
