@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -202,9 +203,15 @@ def normalise(table: pa.Table, spec: DatasetSpec, shape: FileShape) -> pa.Table:
             replace[name] = f"case lower(trim({ident(name)})) {cases} else {ident(name)} end"
     if replace:
         table = _apply(table, replace)
-    # Dictionary-encoded: one value per file, not one string per row (parquet keeps it so).
-    label = pa.DictionaryArray.from_arrays(pa.repeat(pa.scalar(0, pa.int8()), table.num_rows), pa.array([shape.kind]))
-    return table.append_column(SHAPE_COLUMN, label)
+    return table.append_column(SHAPE_COLUMN, constant_strings(shape.kind, table.num_rows))
+
+
+def constant_strings(text: str, n: int) -> pa.Array:
+    """`n` copies of `text` as a plain string column (bronze holds strings only), built from
+    its two buffers at once: a Python list or `pa.repeat` costs a pass per value."""
+    data = text.encode()
+    offsets = np.arange(n + 1, dtype=np.int32) * len(data)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
 
 
 def _has_wkt(col: pa.ChunkedArray) -> bool:
