@@ -8,6 +8,7 @@ columns, not a closed set: a column the portal adds later still flows through to
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,8 +39,15 @@ class DatasetSpec:
     # crash_date bounds the backfill window; `:updated_at` drives the incremental cursor.
     date_field: str = "crash_date"
     cursor_field: str = ":updated_at"
+    # Columns holding a floating timestamp (Socrata's `calendar_date`): the API writes them ISO
+    # (`2023-09-05T19:05:00.000`), portal and spreadsheet exports do not (`ingestion/shapes.py`).
+    timestamp_columns: tuple[str, ...] = ("crash_date",)
     # Portal display names that are not simply the upper-cased field name.
     display_name_overrides: dict[str, str] = field(default_factory=dict)
+    # Former field name → today's, for older export files (matched case-blind, so the former
+    # display name maps too). A column the portal dropped (`rd_no`, 2023-11) is not renamed: it
+    # stays an extra column, kept as delivered.
+    former_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def table(self) -> str:
@@ -49,6 +57,11 @@ class DatasetSpec:
         """dlt column hints: every known column is text, as Socrata delivers it."""
         names = (*self.columns, *SYSTEM_FIELDS.values())
         return {name: {"data_type": "text", "nullable": True} for name in names}
+
+    @property
+    def flag_columns(self) -> tuple[str, ...]:
+        """The `_i` indicator columns: `Y`/`N` as the API writes them."""
+        return tuple(c for c in self.columns if c.endswith("_i"))
 
     @property
     def order_by(self) -> str:
@@ -64,7 +77,8 @@ class DatasetSpec:
             return h
         if h in self.display_name_overrides:
             return self.display_name_overrides[h]
-        return h.lower().replace(" ", "_")
+        name = h.lower().replace(" ", "_")
+        return self.former_names.get(name, name)
 
 
 CRASHES = DatasetSpec(
@@ -121,10 +135,11 @@ CRASHES = DatasetSpec(
         "longitude",
         "location",
     ),
-    display_name_overrides={
-        "NOT_RIGHT_OF_WAY_I": "private_property_i",
-        "Boundaries - ZIP Codes": ":@computed_region_rpca_8um6",
-    },
+    timestamp_columns=("crash_date", "date_police_notified"),
+    # socrata_metadata_woiny27 (the portal's columns.json): `NOT_RIGHT_OF_WAY_I` is still the
+    # display name of `private_property_i`, the column's name before it was renamed.
+    display_name_overrides={"Boundaries - ZIP Codes": ":@computed_region_rpca_8um6"},
+    former_names={"not_right_of_way_i": "private_property_i"},
 )
 
 VEHICLES = DatasetSpec(
@@ -244,6 +259,19 @@ PEOPLE = DatasetSpec(
 )
 
 DATASETS: dict[str, DatasetSpec] = {d.name: d for d in (CRASHES, VEHICLES, PEOPLE)}
+
+
+def identify_dataset(headers: Iterable[str]) -> str | None:
+    """The dataset whose key a file's columns hold, the one sharing most columns when several
+    do (every dataset has crash_record_id; only vehicles have crash_unit_id, only people
+    person_id); None when no key is there."""
+    best: tuple[int, str] | None = None
+    for spec in DATASETS.values():
+        fields = {spec.field_for_header(h) for h in headers}
+        if spec.key in fields:
+            score = (len(fields & set(spec.columns)), spec.name)
+            best = max(best, score) if best else score
+    return best[1] if best else None
 
 
 def parse_datasets(value: str | None) -> list[DatasetSpec]:

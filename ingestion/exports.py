@@ -2,20 +2,26 @@
 reading them as delivered Arrow tables, the shapes the API source yields, so both take the same
 bronze → raw path (`ingestion/replay.py` makes them a dlt source).
 
-Accepts a file or a folder of CSV (upper-case display names or lower-case field names), JSON
-arrays, NDJSON or parquet, each optionally gzipped. The dataset comes from the file name
-(`people`/`person` → people, `vehicle` → vehicles, anything else → crashes) unless given.
+Accepts a file or a folder of CSV (upper-case display names or lower-case field names, BOM,
+CRLF, quoted line breaks), JSON arrays, NDJSON or parquet, each optionally gzipped (told by its
+magic bytes, whatever the name). Unless given, the dataset comes from the file's columns (the
+key it holds, `ingestion.datasets.identify_dataset`), else from its name (`people`/`person` →
+people, `vehicle` → vehicles, anything else → crashes). Each file's shape (portal export,
+spreadsheet re-save, API) is detected and its values normalised by `ingestion/shapes.py`.
 
 Free of dlt: the devserver shares the naming rule without loading it.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,8 +32,9 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from crashes.errors import CrashesError
-from ingestion.datasets import DATASETS, SYSTEM_FIELDS, DatasetSpec
+from ingestion.datasets import DATASETS, SYSTEM_FIELDS, DatasetSpec, identify_dataset
 from ingestion.records import rows_to_table, to_delivered_table
+from ingestion.shapes import SHAPE_COLUMN, FileShape, detect_values, header_shape, normalise
 from ingestion.streams import prefetch
 
 SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".parquet")
@@ -73,17 +80,19 @@ class ReplayPlan:
 
     files: dict[str, list[Path]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    # Each file's shape, as read (filled while the tables are read).
+    shapes: dict[Path, FileShape] = field(default_factory=dict)
 
     def tables(self, dataset: str) -> Iterator[pa.Table]:
         """The dataset's delivered tables in file order, read one table ahead of the caller (in a
         background thread: Arrow's readers release the GIL while dlt writes the current one)."""
-        return prefetch(_read_files(self.files[dataset], DATASETS[dataset]))
+        return prefetch(_read_files(self.files[dataset], DATASETS[dataset], self.shapes))
 
 
 def infer_dataset(path: Path) -> str:
-    """The dataset named by the file (the rule the devserver uses too), else crashes: the header
-    check then refuses a file that is not one."""
-    return dataset_for_file(path) or "crashes"
+    """The dataset the file's columns hold; else the one its name says (the rule the devserver
+    uses too); else crashes: the header check then refuses a file that is not one."""
+    return identify_dataset(peek_fields(path)) or dataset_for_file(path) or "crashes"
 
 
 def plan_replay(path: Path, dataset: str | None = None) -> ReplayPlan:
@@ -109,12 +118,81 @@ def plan_replay(path: Path, dataset: str | None = None) -> ReplayPlan:
     return plan
 
 
+def is_gzip(path: Path) -> bool:
+    """By the magic bytes: a browser or a user may drop or add the `.gz`."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
 def _open_binary(path: Path) -> BinaryIO:
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")  # noqa: SIM115
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")  # noqa: SIM115
 
 
 def _open(path: Path) -> pa.NativeFile:
-    return pa.input_stream(str(path), compression="gzip" if path.name.lower().endswith(".gz") else None)
+    return pa.input_stream(str(path), compression="gzip" if is_gzip(path) else None)
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    encoding: str = "utf-8"
+    delimiter: str = ","
+
+
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def csv_dialect(path: Path) -> CsvDialect:
+    stat = path.stat()
+    return _dialect(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _dialect(name: str, _mtime: int, _size: int) -> CsvDialect:
+    """UTF-8 unless the bytes are not (a spreadsheet saves Windows-1252: then that), and the
+    delimiter the header line uses most (a spreadsheet in a European locale writes `;`, its
+    "text" export tabs). Column names hold none of these."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    encoding = "utf-8"
+    first = b""
+    with _open_binary(Path(name)) as fh:
+        while chunk := fh.read(16 << 20):
+            first = first or chunk[: chunk.find(b"\n") if b"\n" in chunk else len(chunk)]
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                encoding = "cp1252"
+                break
+    line = first.decode(encoding, "replace")
+    delimiter = max(DELIMITERS, key=line.count) if any(d in line for d in DELIMITERS) else ","
+    return CsvDialect(encoding, delimiter)
+
+
+def _csv_header(path: Path, dialect: CsvDialect | None = None) -> list[str]:
+    dialect = dialect or csv_dialect(path)
+    encoding = "utf-8-sig" if dialect.encoding == "utf-8" else dialect.encoding
+    with io.TextIOWrapper(_open_binary(path), encoding=encoding, errors="replace", newline="") as fh:
+        return next(csv.reader(fh, delimiter=dialect.delimiter), [])
+
+
+# JSON object keys in a file's first bytes: enough to tell which dataset a JSON file holds.
+_JSON_KEY = re.compile(rb'"((?:[^"\\]|\\.)+)"\s*:')
+PEEK_BYTES = 1 << 16
+
+
+def peek_fields(path: Path) -> list[str]:
+    """The column names a file starts with, cheaply: a CSV's header, parquet's schema, the keys
+    of a JSON file's first records. Empty when the file cannot be read that way."""
+    suffix = base_suffix(path)
+    try:
+        if suffix == ".csv":
+            return _csv_header(path)
+        if suffix == ".parquet":
+            return pq.read_schema(str(path)).names
+        with _open_binary(path) as fh:
+            head = fh.read(PEEK_BYTES)
+        return list(dict.fromkeys(k.decode("utf-8", "replace") for k in _JSON_KEY.findall(head)))
+    except (OSError, ValueError, pa.ArrowException, csv.Error):
+        return []
 
 
 def _json_schema(spec: DatasetSpec) -> pa.Schema:
@@ -199,13 +277,15 @@ def check_header(path: Path, spec: DatasetSpec, names: list[str]) -> None:
 
 
 def _read_csv(path: Path, spec: DatasetSpec) -> Iterator[pa.Table]:
-    with io.TextIOWrapper(_open_binary(path), encoding="utf-8-sig", errors="replace", newline="") as fh:
-        names = next(csv.reader(fh), [])
+    dialect = csv_dialect(path)
+    names = _csv_header(path, dialect)
     check_header(path, spec, names)
     with _open(path) as stream:
         reader = pacsv.open_csv(
             stream,
-            read_options=pacsv.ReadOptions(block_size=16 << 20),
+            read_options=pacsv.ReadOptions(block_size=16 << 20, encoding=dialect.encoding),
+            # Exports quote free text (street names, carrier names) that may hold line breaks.
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, delimiter=dialect.delimiter),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=True
             ),
@@ -229,10 +309,36 @@ READERS = {
 }
 
 
-def read_export(path: Path, spec: DatasetSpec) -> Iterator[pa.Table]:
-    yield from READERS[base_suffix(path)](path, spec)
+def _container(path: Path) -> str:
+    kind = {".csv": "CSV", ".json": "JSON", ".jsonl": "NDJSON", ".ndjson": "NDJSON", ".parquet": "parquet"}
+    parts = [kind[base_suffix(path)]]
+    if kind[base_suffix(path)] == "CSV":
+        dialect = csv_dialect(path)
+        if dialect.encoding != "utf-8":
+            parts.append(dialect.encoding)
+        if dialect.delimiter != ",":
+            parts.append(f"{dialect.delimiter!r}-delimited")
+    if is_gzip(path):
+        parts.append("gzipped")
+    return ", ".join(parts)
 
 
-def _read_files(files: list[Path], spec: DatasetSpec) -> Iterator[pa.Table]:
+def read_export(path: Path, spec: DatasetSpec, shapes: dict[Path, FileShape] | None = None) -> Iterator[pa.Table]:
+    """The file's delivered tables, its values in the API's shapes (`ingestion/shapes.py`); the
+    shape detected from its header and first table goes into `shapes`."""
+    suffix = base_suffix(path)
+    headers = peek_fields(path) if suffix in (".csv", ".parquet") else []
+    shape = header_shape(spec, headers, _container(path))
+    for n, table in enumerate(READERS[suffix](path, spec)):
+        if n == 0:
+            detect_values(shape, table, spec)
+            if shapes is not None:
+                shapes[path] = shape
+        if SHAPE_COLUMN in table.column_names:  # a bronze file replayed: it is labelled anew
+            table = table.drop_columns([SHAPE_COLUMN])
+        yield normalise(table, spec, shape)
+
+
+def _read_files(files: list[Path], spec: DatasetSpec, shapes: dict[Path, FileShape]) -> Iterator[pa.Table]:
     for path in files:
-        yield from read_export(path, spec)
+        yield from read_export(path, spec, shapes)

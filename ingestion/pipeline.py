@@ -42,6 +42,7 @@ class IngestResult:
     superseded: dict[str, int] = field(default_factory=dict)
     raw_rows: dict[str, int] = field(default_factory=dict)
     skipped_files: list[str] = field(default_factory=list)
+    shapes: list[str] = field(default_factory=list)  # replay: each file and the shape read
     seconds: float = 0.0
 
     @property
@@ -61,6 +62,8 @@ class IngestResult:
         lines.append(f"  bronze: {self.bronze_url}   raw: {self.warehouse} (schema raw)")
         if self.loads:
             lines.append(f"  bronze loads synced to raw: {', '.join(self.loads)}")
+        for shape in self.shapes:
+            lines.append(f"  read {shape}")
         for skipped in self.skipped_files:
             lines.append(f"  skipped {skipped}")
         return "\n".join(lines)
@@ -167,6 +170,7 @@ def ingest(
     settings = get_settings().ensure()
     started = time.perf_counter()
     skipped: list[str] = []
+    plan = None
     if source == "replay":
         from ingestion.replay import replay_source
 
@@ -216,5 +220,6 @@ def ingest(
         superseded=counts.superseded,
         raw_rows=raw_row_counts(settings),
         skipped_files=skipped,
+        shapes=[f"{p.name}: {shape.label}" for p, shape in plan.shapes.items()] if plan else [],
         seconds=time.perf_counter() - started,
     )

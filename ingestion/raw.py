@@ -316,12 +316,28 @@ def clear_staged(pipeline: dlt.Pipeline) -> None:
         shutil.rmtree(staged_dir(pipeline), ignore_errors=True)
 
 
+def _raw_tables(warehouse_path: Path | None) -> set[str]:
+    """The dataset tables raw holds (read-only, before dlt opens the warehouse)."""
+    if warehouse_path is None or not warehouse_path.exists():
+        return set()
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        rows = con.execute(
+            "select table_name from information_schema.tables where table_schema = ?", [DATASET_NAME]
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _empty_table(columns: dict[str, dict]) -> pa.Table:
+    return pa.table({name: pa.array([], pa.string()) for name in columns})
+
+
 def _dataset_resource(
     spec: DatasetSpec,
     bronze: Bronze,
     load_ids: Sequence[str],
     counts: SyncCounts,
     warehouse_path: Path | None,
+    raw_tables: set[str],
 ) -> DltResource:
     """Ranked here, before dlt runs: the write disposition depends on the ranking."""
     wanted = set(load_ids)  # one listing of the dataset's folder, whatever the number of loads
@@ -341,6 +357,10 @@ def _dataset_resource(
             counts.add(counts.superseded, spec.name, versions.delivered - rejected - merged)
         if rejected or merged:
             yield from _bronze_tables(bronze, files, versions, spec)
+        elif spec.table not in raw_tables:
+            # A replay of crashes alone still gives raw all three tables (empty, every known
+            # column), as every dbt build reads all three.
+            yield _empty_table(columns)
 
     # Deduplicated above, so dlt's delete-insert is a plain insert, not a window over wide rows; and
     # when no row replaces one raw holds (a first load, or only new keys), a merge is an append:
@@ -399,5 +419,6 @@ def _sync_record(load_ids: Sequence[str]) -> DltResource:
 def bronze_to_raw(
     bronze: Bronze, load_ids: Sequence[str], counts: SyncCounts, warehouse_path: Path
 ) -> list[DltResource]:
-    resources = [_dataset_resource(spec, bronze, load_ids, counts, warehouse_path) for spec in DATASETS.values()]
+    held = _raw_tables(warehouse_path)
+    resources = [_dataset_resource(spec, bronze, load_ids, counts, warehouse_path, held) for spec in DATASETS.values()]
     return [*resources, _sync_record(load_ids)]

@@ -64,7 +64,7 @@ def ingest(
     source: Annotated[str, typer.Option(help="socrata (the API) or replay (portal export files).")] = "socrata",
     path: Annotated[Path | None, typer.Option(help="With --source replay: a file or folder.")] = None,
     dataset: Annotated[
-        str | None, typer.Option(help="With --source replay: the dataset, if not clear from file names.")
+        str | None, typer.Option(help="With --source replay: the dataset, if not clear from columns or names.")
     ] = None,
     wait: WaitOption = False,
 ) -> None:

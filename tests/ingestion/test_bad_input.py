@@ -238,7 +238,7 @@ def test_a_sync_that_replaces_no_raw_row_appends_and_one_that_does_merges(crashe
     first = ingest(
         source="replay", path=_ndjson(tmp_path / "crashes_1.jsonl", [GOOD, {**GOOD, "crash_record_id": "b1"}])
     )
-    assert first.raw_rows == {"crashes": 2}
+    assert first.raw_rows == {"crashes": 2, "vehicles": 0, "people": 0}
     assert _raw_disposition(crashes_home) == "append"
 
     ingest(source="replay", path=_ndjson(tmp_path / "crashes_2.jsonl", [{**GOOD, "crash_record_id": "c1"}]))
@@ -248,7 +248,7 @@ def test_a_sync_that_replaces_no_raw_row_appends_and_one_that_does_merges(crashe
     changed = [{**GOOD, "weather_condition": "SNOW"}, {**GOOD, "crash_record_id": "d1"}]
     result = ingest(source="replay", path=_ndjson(tmp_path / "crashes_3.jsonl", changed))
     assert _raw_disposition(crashes_home) == "merge"
-    assert result.raw_rows == {"crashes": 4}
+    assert result.raw_rows == {"crashes": 4, "vehicles": 0, "people": 0}
     rows = dict(raw_query(crashes_home, "select crash_record_id, weather_condition from raw.crashes"))
     assert rows == {"a1": "SNOW", "b1": None, "c1": None, "d1": None}
 

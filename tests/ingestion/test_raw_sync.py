@@ -68,11 +68,32 @@ def test_columns_named_like_duckdbs_file_columns_are_kept(crashes_home: Path, tm
     records = [{**CRASH, "filename": "photo.jpg", "file_row_number": "7"}, {**CRASH, "crash_record_id": "b1"}]
     result = ingest(source="replay", path=_ndjson(tmp_path / "crashes.jsonl", records))
 
-    assert result.raw_rows == {"crashes": 2}
+    assert result.raw_rows == {"crashes": 2, "vehicles": 0, "people": 0}
     assert raw_query(crashes_home, "select crash_record_id, filename, file_row_number from raw.crashes order by 1") == [
         ("a1", "photo.jpg", "7"),
         ("b1", None, None),
     ]
+
+
+def test_a_replay_of_crashes_alone_gives_raw_every_dataset_table(crashes_home: Path, tmp_path: Path) -> None:
+    """Every dbt build reads all three raw tables: a first replay of a crashes export alone
+    still creates vehicles and people, empty, with every known column, or the build fails."""
+    result = ingest(source="replay", path=_ndjson(tmp_path / "crashes.jsonl", [CRASH]))
+
+    assert result.raw_rows == {"crashes": 1, "vehicles": 0, "people": 0}
+    for name, spec in DATASETS.items():
+        columns = {
+            r[0]
+            for r in raw_query(
+                crashes_home,
+                "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?",
+                [name],
+            )
+        }
+        assert set(spec.columns) | {"_dlt_load_id", "_bronze_load_id"} <= columns, name
+    unit = {"crash_unit_id": "u1", "crash_record_id": "a1", "crash_date": "2024-05-01T10:00:00.000"}
+    again = ingest(source="replay", path=_ndjson(tmp_path / "vehicles.jsonl", [unit]))
+    assert again.raw_rows == {"crashes": 1, "vehicles": 1, "people": 0}
 
 
 def test_unreadable_bronze_gives_one_clear_error_and_loses_nothing(crashes_home: Path, tmp_path: Path) -> None:

@@ -96,17 +96,18 @@ def test_upper_case_display_names_map_to_field_names(crashes_home: Path, shared_
     assert raw_count(crashes_home, "crashes") == 100
 
 
-def test_dataset_inferred_from_file_names(crashes_home: Path, shared_data: Path, tmp_path: Path) -> None:
+def test_dataset_identified_from_columns(crashes_home: Path, shared_data: Path, tmp_path: Path) -> None:
     folder = tmp_path / "exports"
     folder.mkdir()
     shutil.copy(shared_data / "linked_2021-12_faithhunja" / "traffic_crash_people.csv", folder / "Person_export.csv")
     shutil.copy(shared_data / "linked_2021-12_faithhunja" / "traffic_crash_vehicle.csv", folder / "units.csv")
 
-    # `units.csv` says nothing about vehicles, so it is taken as crashes and refused for its header.
-    with pytest.raises(CrashesError, match="does not look like a crashes export"):
-        ingest(source="replay", path=folder / "units.csv")
-    result = ingest(source="replay", path=folder / "units.csv", dataset="vehicles")
+    # `units.csv` says nothing about vehicles, but its columns do (crash_unit_id).
+    result = ingest(source="replay", path=folder / "units.csv")
     assert result.rows == {"vehicles": 1000}
+    # A --dataset that contradicts the columns is refused for the header, not loaded.
+    with pytest.raises(CrashesError, match="does not look like a crashes export"):
+        ingest(source="replay", path=folder / "units.csv", dataset="crashes")
     result = ingest(source="replay", path=folder / "Person_export.csv")
     assert result.rows == {"people": 1000}
 
