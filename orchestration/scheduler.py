@@ -43,6 +43,7 @@ class Fired:
 class Scheduler:
     def __init__(self, clock: Clock = local_now, runner: Runner = run_scheduled, log: Callable[[str], None] = print):
         self.clock, self.runner, self.log = clock, runner, log
+        self.stop = threading.Event()
 
     def due(self, now: datetime) -> list[tuple[Schedule, datetime]]:
         """Schedules with a slot not yet run at or before `now`, earliest first, each with its latest slot."""
@@ -54,6 +55,8 @@ class Scheduler:
         """Run every due job once, one after another."""
         fired: list[Fired] = []
         for schedule, slot in self.due(self.clock()):
+            if self.stop.is_set():
+                break  # SIGTERM: no new job, not even one already due
             if schedules.get_schedule(schedule.id) is None:
                 continue  # removed while an earlier job ran
             what = f"{schedule.job} {schedule.args}".strip()
@@ -75,6 +78,9 @@ class Scheduler:
         return max(0.0, min(MAX_SLEEP_SECONDS, (min(upcoming) - now).total_seconds()))
 
     def serve_forever(self, stop: threading.Event) -> None:
+        """Until `stop`. A signal during a job also interrupts the job (see `orchestration.signals`):
+        it is recorded `interrupted`, its slot stays due, and KeyboardInterrupt ends the loop."""
+        self.stop = stop
         while not stop.is_set():
             self.tick()
             stop.wait(self.seconds_until_next() + 0.5)

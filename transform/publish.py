@@ -131,6 +131,12 @@ def _finish_build_file(build: Path, docs: dict[str, TableDocs]) -> dict[str, int
     return rows
 
 
+def prepare(build: Path, docs: dict[str, TableDocs] | None = None) -> dict[str, int]:
+    """Ready the built marts for a publish later in the run (descriptions, WAL folded in, so the
+    run's later stages can read the file read-only); rows per mart."""
+    return _finish_build_file(build, docs or {})
+
+
 def publish(build: Path, gold: Path, docs: dict[str, TableDocs] | None = None) -> dict[str, int]:
     """Copy the built marts to `gold.duckdb.tmp-<pid>` and rename it onto `gold`; rows per mart.
 
