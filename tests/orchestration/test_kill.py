@@ -8,6 +8,7 @@ import json
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -110,11 +111,12 @@ def test_sigterm_during_each_stage_ends_the_run_interrupted_with_exit_143(
     published = file_digest(home / "gold.duckdb")
     (last_run,) = _ops(home, "SELECT max(id) FROM runs")[0]
     extra = ["--train"] if stage == "train" else []
+    stderr = tmp_path / "stderr"
     proc = subprocess.Popen(
         [str(PROJECT / ".venv/bin/crashes"), "run", "--base-url", grown.url, "--log-format", "json", *extra],
         env=run_env(home),
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr.open("w"),  # a file, so the wait below times the process, not its pipes
         text=True,
         cwd=PROJECT,
     )
@@ -131,8 +133,9 @@ def test_sigterm_during_each_stage_ends_the_run_interrupted_with_exit_143(
         assert proc.poll() is None, f"the run finished within {SIGTERM_AFTER[stage]}s of starting {stage}"
         signalled = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
+        proc.wait(timeout=120)
         took = time.monotonic() - signalled
+        err = stderr.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -168,8 +171,10 @@ def test_scheduler_on_sigterm_starts_no_new_job_and_interrupts_the_running_one(
     ]
     (runs_before,) = _ops(home, "SELECT max(id) FROM runs")[0]
 
+    output: dict[int, tuple[list[str], threading.Thread]] = {}
+
     def scheduler() -> subprocess.Popen[str]:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [str(PROJECT / ".venv/bin/crashes"), "scheduler", "--port", str(free_port())],
             env=run_env(home),
             stdout=subprocess.PIPE,
@@ -177,19 +182,31 @@ def test_scheduler_on_sigterm_starts_no_new_job_and_interrupts_the_running_one(
             text=True,
             cwd=PROJECT,
         )
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+        reader.start()  # always drained: a full pipe would stall the job
+        output[proc.pid] = (lines, reader)
+        return proc
+
+    def said(proc: subprocess.Popen[str], text: str) -> bool:
+        assert proc.poll() is None, "the scheduler exited:\n" + "".join(output[proc.pid][0])
+        return any(text in line for line in output[proc.pid][0])
 
     def stop(proc: subprocess.Popen[str]) -> tuple[int, float, str]:
         signalled = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=120)
-        return proc.returncode, time.monotonic() - signalled, out
+        proc.wait(timeout=120)
+        took = time.monotonic() - signalled
+        lines, reader = output[proc.pid]
+        reader.join(timeout=30)
+        return proc.returncode, took, "".join(lines)
 
     # 1. The due job waits for the lock another process holds: SIGTERM, and it never starts.
     held = FileLock(lock_path(), thread_local=False)
     held.acquire()
     try:
         proc = scheduler()
-        _wait_until(lambda: _has_line(proc, "waiting for it to finish"), "the job waiting for the lock")
+        _wait_until(lambda: said(proc, "waiting for it to finish"), "the job waiting for the lock")
         code, took, out = stop(proc)
     finally:
         held.release()
@@ -213,20 +230,6 @@ def test_scheduler_on_sigterm_starts_no_new_job_and_interrupts_the_running_one(
     assert (status, error, schedule_id) == ("interrupted", "interrupted by SIGTERM during build", due[0].id) and ended
     last_due = _ops(home, "SELECT last_due FROM schedules ORDER BY id")
     assert last_due == [(None,), (None,)], "an interrupted slot stays due, to run again on restart"
-
-
-_seen: dict[int, list[str]] = {}
-
-
-def _has_line(proc: subprocess.Popen[str], text: str) -> bool:
-    """Read the process's output a line at a time (blocking, so call it while it still talks)."""
-    lines = _seen.setdefault(proc.pid, [])
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        raise AssertionError("the scheduler exited:\n" + "".join(lines))
-    lines.append(line)
-    return text in line
 
 
 def _wait_until(done: Callable[[], bool], what: str, timeout: float = 300.0) -> None:
