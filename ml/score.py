@@ -1,10 +1,11 @@
 """Scoring with the current model: every crash in gold (into the warehouse), a frame, or one crash.
 
-`score_all()` reads the feature mart from the gold snapshot, scores it in one vectorised pass
-and replaces `ml.hit_and_run_scores` in the warehouse in one transaction (Arrow → DuckDB), where
-dbt's `marts.ml_hit_and_run_scores` picks it up on the next build. `predict_one()` explains a
-single hypothetical crash with XGBoost's exact per-feature contributions (SHAP values in
-log-odds), which add up with the bias to the model's margin.
+`score_all()` reads the feature mart from the gold snapshot (or, in a `crashes run`, from the
+marts the run built and has not published yet), scores it in one vectorised pass and replaces
+`ml.hit_and_run_scores` in the warehouse in one transaction (Arrow → DuckDB); the run's publish
+stage rebuilds dbt's `marts.ml_hit_and_run_scores` from it and publishes marts and scores at once.
+`predict_one()` explains a single hypothetical crash with XGBoost's exact per-feature
+contributions (SHAP values in log-odds), which add up with the bias to the model's margin.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ class ScoreResult:
         return (
             f"scored {self.rows:,} crashes with model {self.model_version} in {self.seconds:.1f} s: "
             f"{self.flagged:,} ({share:.1%}) flagged as likely hit-and-run at threshold {self.threshold:.3f}\n"
-            f"  written to {self.table} in {self.warehouse} (exposed as marts.ml_hit_and_run_scores "
-            f"after the next build)"
+            f"  written to {self.table} in {self.warehouse}; gold's marts.ml_hit_and_run_scores gets them "
+            f"when the run (or `crashes score`) publishes"
         )
 
 

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crashes.errors import CrashesError
+from orchestration import signals
+
+if TYPE_CHECKING:
+    from orchestration.dag import Stage
 
 app = typer.Typer(
     name="crashes",
@@ -29,13 +35,38 @@ schedule_app = typer.Typer(help="Cron schedules for pipeline jobs (stored in ops
 app.add_typer(schedule_app, name="schedule")
 
 
-def _writer_lock(wait: bool) -> AbstractContextManager[None]:
-    """Single-stage commands write the warehouse too: they take the same lock as `crashes run`
-    (and the scheduler), so they refuse with one line instead of racing a running pipeline, or,
-    with --wait, queue behind it as the refusal suggests."""
-    from orchestration.lock import pipeline_lock
+@contextmanager
+def _exit_on_signal() -> Iterator[None]:
+    """After the engine recorded the run `interrupted`: exit 128 + the signal (143 for SIGTERM, as
+    docker reports; typer would say 130 for any), and at once. Everything is on disk by then, and
+    tearing down the interpreter with dbt, dlt, GX and xgboost loaded took 2-8 s of garbage
+    collection, measured, which a stop's grace period should not spend."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        signals.caught(exc)
+        typer.echo(f"interrupted by {signal.Signals(signals.received() or signal.SIGINT).name}", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(signals.exit_code())
 
-    return pipeline_lock(wait=wait, on_wait=lambda line: typer.echo(line, err=True))
+
+def _one_stage(job: str, stage: Stage, args: dict[str, Any], wait: bool) -> None:
+    """Single-stage commands write the warehouse too: each is a one-stage run of the engine, under
+    the same lock as `crashes run` (so it refuses with one line instead of racing a running
+    pipeline, or, with --wait, queues behind it) and in the same run history. Prints the stage's
+    report; a failure exits 1, or as its error says (one line for a problem the user can fix)."""
+    from orchestration.flow import run_command
+
+    with _exit_on_signal():
+        done = run_command(job, stage, {k: v for k, v in args.items() if v}, wait=wait)
+    if done.outcome and done.outcome.report:
+        typer.echo(done.outcome.report)
+    if done.status != "succeeded":
+        if done.exception is not None:
+            raise done.exception
+        typer.echo(f"error: {done.error}", err=True)
+        raise typer.Exit(1)
 
 
 # The option the lock's refusal names; every command that takes the lock has it.
@@ -81,20 +112,11 @@ def ingest(
         raise CrashesError("--source replay needs --path FILE_OR_FOLDER")
     if source == "socrata" and (path is not None or dataset is not None):
         raise CrashesError("--path and --dataset go with --source replay")
-    from ingestion.pipeline import ingest as run_ingest
+    from orchestration import stages
 
-    with _writer_lock(wait):
-        result = run_ingest(
-            datasets=datasets,
-            since=start,
-            until=end,
-            base_url=base_url,
-            page_size=page_size,
-            source=source,
-            path=path,
-            dataset=dataset,
-        )
-    typer.echo(result.summary())
+    options = {"page_size": page_size, "source": source, "path": path, "dataset": dataset}
+    stage = stages.ingest(start, end, datasets, base_url, **options)
+    _one_stage("ingest", stage, {"since": start, "until": end, "datasets": datasets, **options}, wait)
 
 
 @app.command("serve-socrata")
@@ -138,13 +160,12 @@ def build(
     wait: WaitOption = False,
 ) -> None:
     """Quality gate, dbt build, then publish gold.duckdb for readers."""
-    from transform import build as run_build
+    from orchestration import stages
 
-    with _writer_lock(wait):
-        result = run_build(select=select, full_refresh=full_refresh)
-    typer.echo(result.summary())
-    if not result.ok:
-        raise typer.Exit(1)
+    # From the published snapshot: a run that failed or was killed after its build may have left
+    # marts there that gold does not hold; this build publishes only its own work on top of gold.
+    stage = stages.build(select, after=(), full_refresh=full_refresh, from_gold=True)
+    _one_stage("build", stage, {"select": select, "full_refresh": full_refresh}, wait)
 
 
 @app.command()
@@ -186,22 +207,18 @@ def train(
     test_year: Annotated[int | None, typer.Option(help="Year to report on (default: last full year).")] = None,
     wait: WaitOption = False,
 ) -> None:
-    """Train the hit-and-run model out-of-time and register it as current."""
-    from ml.train import train as run_train
+    """Train the hit-and-run model out-of-time on gold and register it as current."""
+    from orchestration import stages
 
-    with _writer_lock(wait):
-        result = run_train(test_year=test_year)
-    typer.echo(result.summary())
+    _one_stage("train", stages.train(after=(), unpublished=False, test_year=test_year), {"test_year": test_year}, wait)
 
 
 @app.command()
 def score(wait: WaitOption = False) -> None:
-    """Score every crash in gold with the current model; scores land in ml_hit_and_run_scores."""
-    from ml.score import score_all
+    """Score every crash in gold with the current model and publish gold with the new scores."""
+    from orchestration import stages
 
-    with _writer_lock(wait):
-        result = score_all()
-    typer.echo(result.summary())
+    _one_stage("score", stages.score(after=(), unpublished=False, publish=True), {}, wait)
 
 
 @app.command()
@@ -231,21 +248,23 @@ def run(
     log_format: Annotated[str, typer.Option(help="auto, plain or json.")] = "auto",
     wait: WaitOption = False,
 ) -> None:
-    """Run the pipeline DAG: ingest → quality → dbt build → publish → (train) → score."""
+    """Run the pipeline DAG: ingest → quality → build → (train) → score → publish (gold is
+    replaced once, at the end, with the run's marts and scores)."""
     from orchestration.flow import run_pipeline
 
     if log_format not in ("auto", "plain", "json"):
         raise CrashesError(f"--log-format must be auto, plain or json, got {log_format!r}")
-    result = run_pipeline(
-        since=_date(since, "--since"),
-        until=_date(until, "--until"),
-        datasets=datasets,
-        base_url=base_url,
-        train=train_model,
-        log_format=log_format,
-        wait=wait,
-        trigger="cli",
-    )
+    with _exit_on_signal():
+        result = run_pipeline(
+            since=_date(since, "--since"),
+            until=_date(until, "--until"),
+            datasets=datasets,
+            base_url=base_url,
+            train=train_model,
+            log_format=log_format,
+            wait=wait,
+            trigger="cli",
+        )
     if not result.ok:
         raise typer.Exit(1)
 
@@ -308,7 +327,8 @@ def scheduler(
 
     if log_format not in LOG_FORMATS:
         raise CrashesError(f"--log-format must be plain or json, got {log_format!r}")
-    run_scheduler(port=port, host=host, log_format=log_format)
+    with _exit_on_signal():  # a signal during a job: the job is recorded interrupted, then we stop
+        run_scheduler(port=port, host=host, log_format=log_format)
 
 
 @app.command()
@@ -342,7 +362,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(signals.exit_code())  # 143 after SIGTERM, 130 after Ctrl-C
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the CLI
         if os.environ.get("CRASHES_DEBUG"):
             raise

@@ -8,6 +8,7 @@ needs no bookkeeping that could itself go wrong.
 
 from __future__ import annotations
 
+import signal
 import time
 import traceback
 from collections.abc import Callable
@@ -16,14 +17,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from crashes.errors import CrashesError
-from orchestration import runs
+from orchestration import runs, signals
 
 
 @dataclass(kw_only=True)
 class StageOutcome(runs.StageFigures):
-    """What a stage reports: its figures (recorded in ops.sqlite) and a one-line summary."""
+    """What a stage reports: its figures (recorded in ops.sqlite), a one-line summary, and the
+    stage function's whole report (what a one-stage command prints)."""
 
     summary: str = ""
+    report: str = ""
 
 
 class StageFailed(Exception):
@@ -49,6 +52,7 @@ class StageResult:
     duration_s: float | None = None
     outcome: StageOutcome | None = None
     error: str | None = None
+    exception: Exception | None = None  # what made it fail, for a one-stage command to raise
 
     def line(self) -> str:
         """`succeeded in 3.2s: 1,204 rows` or `failed in 0.4s: why`."""
@@ -125,25 +129,41 @@ def _error_text(exc: BaseException) -> str:
 
 
 def execute(run_id: int, job: str, stages: list[Stage], reporter: Reporter) -> RunResult:
-    """Run the stages of a recorded run; a stage whose dependency did not succeed is skipped."""
+    """Run the stages of a recorded run; a stage whose dependency did not succeed is skipped.
+    A signal (see `orchestration.signals`) stops the stage in progress: it and the run are
+    recorded `interrupted` as of now, and KeyboardInterrupt goes on to the caller."""
     plan = ordered(stages)
     status: dict[str, str] = {}
     results: list[StageResult] = []
-    reporter.run_started(run_id, job, plan)
-    for stage in plan:
-        blocked = [d for d in stage.after if status.get(d) != "succeeded"]
-        if blocked:
-            result = StageResult(stage.name, "skipped", error=f"{blocked[0]} did not succeed")
-            runs.stage_finished(run_id, stage.name, "skipped", error=result.error)
-        else:
-            result = _run_stage(run_id, stage, reporter)
-        status[stage.name] = result.status
-        results.append(result)
-        reporter.stage_finished(run_id, stage, result)
-    outcome = RunResult(run_id, job, results)
-    runs.finish_run(run_id, "succeeded" if outcome.ok else "failed", outcome.error)
+    current = ""
+    try:
+        reporter.run_started(run_id, job, plan)
+        for stage in plan:
+            current = stage.name
+            blocked = [d for d in stage.after if status.get(d) != "succeeded"]
+            if blocked:
+                result = StageResult(stage.name, "skipped", error=f"{blocked[0]} did not succeed")
+                runs.stage_finished(run_id, stage.name, "skipped", error=result.error)
+            else:
+                result = _run_stage(run_id, stage, reporter)
+            status[stage.name] = result.status
+            results.append(result)
+            reporter.stage_finished(run_id, stage, result)
+            current = ""
+        outcome = RunResult(run_id, job, results)
+        runs.finish_run(run_id, "succeeded" if outcome.ok else "failed", outcome.error)
+    except KeyboardInterrupt as exc:
+        signals.caught(exc)
+        runs.interrupt_run(run_id, _interrupted(current))
+        raise
     reporter.run_finished(run_id, outcome)
     return outcome
+
+
+def _interrupted(stage: str) -> str:
+    sig = signals.received()
+    by = f" by {signal.Signals(sig).name}" if sig else ""
+    return f"interrupted{by} during {stage}" if stage else f"interrupted{by}"
 
 
 def _run_stage(run_id: int, stage: Stage, reporter: Reporter) -> StageResult:
@@ -151,18 +171,24 @@ def _run_stage(run_id: int, stage: Stage, reporter: Reporter) -> StageResult:
     reporter.stage_started(run_id, stage)
     t0 = time.perf_counter()
     error: str | None = None
+    failure: Exception | None = None
     try:
-        with reporter.stage_output():
-            outcome = stage.run()
-        status = "succeeded"
-    except StageFailed as exc:
-        outcome, status, error = exc.outcome, "failed", _error_text(exc)
-    except KeyboardInterrupt:
-        runs.stage_finished(run_id, stage.name, "interrupted", duration_s=time.perf_counter() - t0, error="interrupted")
-        runs.finish_run(run_id, "interrupted", f"interrupted during {stage.name}")
+        try:
+            with reporter.stage_output():
+                outcome = stage.run()
+            status = "succeeded"
+        except StageFailed as exc:
+            outcome, status, error = exc.outcome, "failed", _error_text(exc)
+        except Exception as exc:  # noqa: BLE001 - any stage error is recorded and stops dependants
+            outcome, status, error, failure = StageOutcome(), "failed", _error_text(exc), exc
+        if signals.received() is not None:  # the stage returned anyway (dbt hands it back as a result)
+            raise KeyboardInterrupt
+    except KeyboardInterrupt as exc:
+        signals.caught(exc)
+        took, why = time.perf_counter() - t0, _interrupted(stage.name)
+        runs.stage_finished(run_id, stage.name, "interrupted", duration_s=took, error=why)
+        reporter.stage_finished(run_id, stage, StageResult(stage.name, "interrupted", took, error=why))
         raise
-    except Exception as exc:  # noqa: BLE001 - any stage error is recorded and stops dependants
-        outcome, status, error = StageOutcome(), "failed", _error_text(exc)
     took = time.perf_counter() - t0
     runs.stage_finished(run_id, stage.name, status, outcome, duration_s=took, error=error)
-    return StageResult(stage.name, status, took, outcome, error)
+    return StageResult(stage.name, status, took, outcome, error, failure)

@@ -15,10 +15,10 @@ from typing import Any, NoReturn
 
 from crashes.config import get_settings
 from crashes.errors import CrashesError
-from orchestration import runs, stages
-from orchestration.dag import RunResult, Stage, execute, ordered
+from orchestration import runs, signals, stages
+from orchestration.dag import Reporter, RunResult, Stage, StageResult, execute, ordered
 from orchestration.lock import pipeline_lock
-from orchestration.progress import reporter_for
+from orchestration.progress import CommandReporter, reporter_for
 
 JOBS = ("incremental", "backfill", "train")
 
@@ -33,18 +33,29 @@ def run_stages(
     wait: bool = False,
     schedule_id: int | None = None,
     slot: str | None = None,
+    reporter: Reporter | None = None,
 ) -> RunResult:
     """Run one job under the pipeline lock. `plan` is called once the lock is held, so choices
-    that depend on state (train first when no model exists) see the state the run will change."""
-    reporter = reporter_for(log_format)
+    that depend on state (train first when no model exists) see the state the run will change.
+    SIGTERM or SIGINT, even while waiting for the lock, raises KeyboardInterrupt (a run already
+    recorded is closed `interrupted` first)."""
+    reporter = reporter or reporter_for(log_format)
     get_settings().ensure()
-    with pipeline_lock(wait, reporter.note):
+    with signals.interruptible(), pipeline_lock(wait, reporter.note):
         orphans = runs.mark_interrupted()
         if orphans:
             reporter.note(f"marked interrupted run(s) {', '.join(map(str, orphans))}; this run resumes their work")
         planned = ordered(plan())
         run_id = runs.start_run(job, args, trigger, [s.name for s in planned], schedule_id, slot)
         return execute(run_id, job, planned, reporter)
+
+
+def run_command(job: str, stage: Stage, args: dict[str, Any], *, wait: bool = False) -> StageResult:
+    """A single-stage command (`crashes ingest`, `build`, `train`, `score`) as a one-stage run,
+    so a failed manual build is in the run history, status, metrics and alerts like any other.
+    The command prints the stage's report itself."""
+    result = run_stages(job, args, lambda: [stage], wait=wait, reporter=CommandReporter())
+    return result.stages[0]
 
 
 def _validate(since: date | None, until: date | None, datasets: str | None) -> None:
@@ -73,7 +84,7 @@ def run_pipeline(
     schedule_id: int | None = None,
     slot: str | None = None,
 ) -> RunResult:
-    """ingest → quality gate → dbt build (+ publish) → (train) → score, recorded in ops.sqlite."""
+    """ingest → quality gate → dbt build → (train) → score → publish, recorded in ops.sqlite."""
     _validate(since, until, datasets)
     job = "backfill" if since else "incremental"
     args = {

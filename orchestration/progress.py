@@ -47,6 +47,26 @@ class PlainReporter:
         self._line(f"run {run_id} {verdict}")
 
 
+class CommandReporter(PlainReporter):
+    """A one-stage command prints its own report: on stderr, only waits for the lock and the run
+    it was recorded as."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def run_started(self, run_id: int, job: str, stages: list[Stage]) -> None:
+        pass
+
+    def stage_started(self, run_id: int, stage: Stage) -> None:
+        pass
+
+    def stage_finished(self, run_id: int, stage: Stage, result: StageResult) -> None:
+        pass
+
+    def run_finished(self, run_id: int, result: RunResult) -> None:
+        self._line(f"recorded as run {run_id} ({result.job}): {'succeeded' if result.ok else 'failed'}")
+
+
 class JsonReporter:
     def __init__(self, out: IO[str] | None = None) -> None:
         self.out = out or sys.stdout

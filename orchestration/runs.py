@@ -309,6 +309,20 @@ def finish_run(run_id: int, status: str, error: str | None = None) -> None:
         )
 
 
+def interrupt_run(run_id: int, reason: str) -> None:
+    """A signal stopped this process's run: close it and any stage still running, as of now."""
+    ended = now_iso()
+    with connect() as con, transaction(con):
+        con.execute(
+            "UPDATE stages SET status = 'interrupted', ended = ?, error = ? WHERE run_id = ? AND status = 'running'",
+            (ended, reason, run_id),
+        )
+        con.execute(
+            "UPDATE runs SET status = 'interrupted', ended = ?, error = ? WHERE id = ?",
+            (ended, reason, run_id),
+        )
+
+
 def mark_interrupted() -> list[int]:
     """Close runs left `running` by a killed process. Call only while holding the pipeline lock:
     then no other run can be alive, so every `running` row is an orphan."""

@@ -99,6 +99,7 @@ class Scheduler:
         self.id = scheduler_id or slots.new_scheduler_id()
         self._beat_at: float | None = None
         self._orphans_at: float | None = None
+        self.stop = threading.Event()
 
     def due(self, now: datetime) -> list[tuple[Schedule, datetime]]:
         """Schedules with a slot not yet run at or before `now`, earliest first, each with its latest
@@ -136,6 +137,8 @@ class Scheduler:
         self.beat()
         fired: list[Fired] = []
         for schedule, slot in self.due(self.clock()):
+            if self.stop.is_set():
+                break  # SIGTERM: no new job, not even one already due
             if schedules.get_schedule(schedule.id) is None:
                 continue  # removed while an earlier job ran
             key, at = slots.slot_key(slot), f"{slot:%Y-%m-%d %H:%M}"
@@ -179,6 +182,9 @@ class Scheduler:
         return max(0.0, min(MAX_SLEEP_SECONDS, (min(upcoming) - now).total_seconds()))
 
     def serve_forever(self, stop: threading.Event) -> None:
+        """Until `stop`. A signal during a job also interrupts the job (see `orchestration.signals`):
+        it is recorded `interrupted`, its slot stays due, and KeyboardInterrupt ends the loop."""
+        self.stop = stop
         while not stop.is_set():
             self.tick()
             stop.wait(self.seconds_until_next() + 0.5)

@@ -37,11 +37,18 @@ def _ints(mapping: Any) -> dict[str, int]:
     return {str(k): int(v) for k, v in dict(mapping or {}).items()}
 
 
-def ingest(since: date | None, until: date | None, datasets: str | None, base_url: str | None) -> Stage:
+def _report(result: Any) -> str:
+    summary = getattr(result, "summary", None)
+    return str(summary() if callable(summary) else result)
+
+
+def ingest(since: date | None, until: date | None, datasets: str | None, base_url: str | None, **options: Any) -> Stage:
+    """`options`: the rest of `ingestion.pipeline.ingest`'s arguments (page size, replay files)."""
+
     def run() -> StageOutcome:
         from ingestion.pipeline import ingest as run_ingest
 
-        result = run_ingest(datasets=datasets, since=since, until=until, base_url=base_url)
+        result = run_ingest(datasets=datasets, since=since, until=until, base_url=base_url, **options)
         delivered = _ints(result.rows)
         rejected = _ints(getattr(result, "rejected", None))
         # We hold the pipeline lock and dlt has closed the warehouse: read raw's totals and freshness.
@@ -49,6 +56,7 @@ def ingest(since: date | None, until: date | None, datasets: str | None, base_ur
         return StageOutcome(
             summary=f"{sum(delivered.values()):,} rows delivered, raw now "
             + ", ".join(f"{k} {v:,}" for k, v in raw.rows.items()),
+            report=_report(result),
             rows_in=delivered,
             rows_out={k: n - rejected.get(k, 0) for k, n in delivered.items()},
             detail={
@@ -58,7 +66,8 @@ def ingest(since: date | None, until: date | None, datasets: str | None, base_ur
             },
         )
 
-    window = f"{since}…{until or 'now'}" if since else "incremental"
+    source = options.get("source", "socrata")
+    window = "replayed files" if source == "replay" else f"{since}…{until or 'now'}" if since else "incremental"
     return Stage("ingest", run, description=f"Socrata → bronze → raw ({window})")
 
 
@@ -68,7 +77,7 @@ def quality() -> Stage:
 
         report = check_new_loads()
         failed = _count(getattr(report, "failed_expectations", None))
-        outcome = StageOutcome(summary=_first_line(report), expectations_failed=failed)
+        outcome = StageOutcome(summary=_first_line(report), report=_report(report), expectations_failed=failed)
         if not report.ok:
             raise StageFailed(f"quality gate failed: {outcome.summary or f'{failed} expectations failed'}", outcome)
         return outcome
@@ -76,13 +85,28 @@ def quality() -> Stage:
     return Stage("quality", run, after=("ingest",), description="Great Expectations on the new loads")
 
 
-def build(select: str | None = None, name: str = "build", after: tuple[str, ...] = ("quality",)) -> Stage:
+def build(
+    select: str | None = None,
+    name: str = "build",
+    after: tuple[str, ...] = ("quality",),
+    *,
+    full_refresh: bool = False,
+    publish: bool = True,
+    from_gold: bool = False,
+) -> Stage:
+    """`publish=False`: leave the tested marts for the run's publish stage. `from_gold`: start
+    from the published snapshot, for a publish whose run did not build every mart."""
+
     def run() -> StageOutcome:
         from transform import build as run_build
+        from transform.build import reset_build
 
-        result = run_build(select=select)
+        if from_gold:
+            reset_build()
+        result = run_build(select=select, full_refresh=full_refresh, publish_gold=publish)
         outcome = StageOutcome(
             summary=_first_line(result),
+            report=_report(result),
             rows_out=_ints(getattr(result, "rows_per_mart", None)),
             tests_passed=getattr(result, "tests_passed", None),
             tests_failed=getattr(result, "tests_failed", None),
@@ -93,52 +117,74 @@ def build(select: str | None = None, name: str = "build", after: tuple[str, ...]
             raise StageFailed(getattr(result, "cause", None) or f"dbt build failed: {why or outcome.summary}", outcome)
         return outcome
 
-    what = f"dbt build {select}, tests, publish gold" if select else "dbt build, tests, publish gold"
-    return Stage(name, run, after=after, description=what)
+    what = f"dbt build {select}, tests" if select else "dbt build, tests"
+    then = "publish gold" if publish else "hold the marts for the run's publish"
+    return Stage(name, run, after=after, description=f"{what}, {then}")
 
 
-def publish_scores() -> Stage:
-    """Scores land in the warehouse; rebuilding their mart puts them in gold for the readers."""
-    return build(select=SCORES_MART, name="publish", after=("score",))
+def publish_scores(after: tuple[str, ...] = ("score",), from_gold: bool = False) -> Stage:
+    """The run's one publish: rebuild the scores' mart next to the marts the run built, then
+    replace gold with all of them at once."""
+    return build(select=SCORES_MART, name="publish", after=after, from_gold=from_gold)
 
 
-def train(after: tuple[str, ...] = ("build",)) -> Stage:
+def _marts(unpublished: bool) -> Any:
+    """Where train and score read the feature mart: the run's own build, or published gold."""
+    if not unpublished:
+        return None
+    from transform.build import build_path
+
+    return build_path()
+
+
+def train(after: tuple[str, ...] = ("build",), unpublished: bool = True, test_year: int | None = None) -> Stage:
     def run() -> StageOutcome:
         from ml.train import train as run_train
 
-        result = run_train()
+        result = run_train(test_year=test_year, gold=_marts(unpublished))
         model = current_model()
         version = getattr(result, "version", None) or (model.version if model else None)
-        return StageOutcome(summary=_first_line(result), model_version=version)
+        return StageOutcome(summary=_first_line(result), report=_report(result), model_version=version)
 
     return Stage("train", run, after=after, description="train the hit-and-run model out-of-time")
 
 
-def score(after: tuple[str, ...]) -> Stage:
+def score(after: tuple[str, ...], unpublished: bool = True, publish: bool = False) -> Stage:
+    """`publish`: `crashes score` on its own, which ends with gold holding the new scores."""
+
     def run() -> StageOutcome:
         from ml.score import score_all
 
-        result = score_all()
+        result = score_all(gold=_marts(unpublished))
         rows = next(
             (getattr(result, a) for a in ("rows", "rows_scored", "scored", "n_scored") if hasattr(result, a)),
             None,
         )
         model = current_model()
         version = getattr(result, "model_version", None) or (model.version if model else None)
-        return StageOutcome(
+        outcome = StageOutcome(
             summary=_first_line(result),
+            report=_report(result),
             rows_out={"scores": int(rows)} if isinstance(rows, int) else {},
             model_version=version,
         )
+        if publish:
+            published = publish_scores(after=(), from_gold=True).run()
+            outcome.report += "\n" + published.report
+            outcome.rows_out = {**published.rows_out, **outcome.rows_out}
+            outcome.tests_passed, outcome.tests_failed = published.tests_passed, published.tests_failed
+        return outcome
 
-    return Stage("score", run, after=after, description="score every crash with the current model")
+    what = ", publish gold" if publish else ""
+    return Stage("score", run, after=after, description=f"score every crash with the current model{what}")
 
 
 def pipeline(
     since: date | None, until: date | None, datasets: str | None, base_url: str | None, retrain: bool
 ) -> list[Stage]:
-    """ingest → quality → build → (train) → score → publish; train when asked or when no model exists."""
-    stages = [ingest(since, until, datasets, base_url), quality(), build()]
+    """ingest → quality → build → (train) → score → publish; train when asked or when no model
+    exists. Gold is published once, by the last stage: marts and scores of the same run."""
+    stages = [ingest(since, until, datasets, base_url), quality(), build(publish=False)]
     if retrain or current_model() is None:
         stages += [train(), score(after=("build", "train"))]
     else:
@@ -147,5 +193,9 @@ def pipeline(
 
 
 def training() -> list[Stage]:
-    """The scheduled `train` job: retrain on the current gold, rescore, publish the scores."""
-    return [train(after=()), score(after=("train",)), publish_scores()]
+    """The scheduled `train` job: retrain on the published gold, rescore it, publish the scores."""
+    return [
+        train(after=(), unpublished=False),
+        score(after=("train",), unpublished=False),
+        publish_scores(from_gold=True),
+    ]

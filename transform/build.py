@@ -1,5 +1,12 @@
 """`build()`: quality gate → `dbt build` → publish gold, summarised for people and the run history.
 
+`crashes run` builds with `publish_gold=False`: the tested marts wait in `gold_build.duckdb`
+while the run trains and scores on them, and its last stage publishes marts and scores at once,
+so readers never see new crashes without their scores, and a run that fails or is killed after
+its build leaves the previous snapshot. Every other publish (`crashes build`, `crashes score`,
+the `train` job) starts from the published snapshot (`reset_build`), so it publishes nothing
+another run left there unpublished or untested.
+
 Gold is replaced only when every model built and no data test failed (warnings do not block):
 a failed build leaves the previous snapshot in place for readers, and puts the marts dbt builds
 in (`gold_build.duckdb`) back to that snapshot, so no untested table is published later. dbt's unit tests check the
@@ -20,7 +27,7 @@ from crashes.config import get_settings
 from crashes.errors import CrashesError
 from ingestion.datasets import DATASETS
 from transform.dbt import GOLD_BUILD_FILE, TEST_TYPES, DbtPaths, NodeResult, model_docs, run_dbt
-from transform.publish import discard_build, publish, remove_leftovers
+from transform.publish import discard_build, prepare, publish, remove_leftovers
 
 MODEL_TYPES = ("model", "seed", "snapshot")
 FAILED = ("error", "fail")
@@ -42,6 +49,7 @@ class BuildResult:
     publish_seconds: float = 0.0
     quality: str | None = None
     published: Path | None = None
+    held: bool = False
     problems: list[str] = field(default_factory=list)
     log_path: Path | None = None
     publish_error: str | None = None
@@ -60,6 +68,8 @@ class BuildResult:
     def summary(self) -> str:
         verdict = "ok" if self.ok else "FAILED"
         gold = f"gold published ({len(self.rows_per_mart)} marts)" if self.published else "gold not replaced"
+        if self.held:
+            gold = f"{len(self.rows_per_mart)} marts held for the run's publish"
         lines = [
             f"build {verdict} in {self.elapsed:.1f} s (gate {self.gate_seconds:.1f} s, dbt {self.dbt_seconds:.1f} s, "
             f"publish {self.publish_seconds:.1f} s): {self.models_built} models built, "
@@ -142,8 +152,21 @@ def _discard_untested_marts(result: BuildResult, build_file: Path, gold: Path) -
         result.problems.append(f"could not reset {build_file.name} to the published gold: {exc}")
 
 
-def build(select: str | None = None, full_refresh: bool = False) -> BuildResult:
-    """Gate the new loads, build and test with dbt, and publish gold if everything passed."""
+def build_path() -> Path:
+    """The marts as dbt last built them: what a run's later stages read before its publish."""
+    return get_settings().home / GOLD_BUILD_FILE
+
+
+def reset_build() -> None:
+    """Put the marts dbt builds in back to the published snapshot, before a publish that did not
+    build them all (a killed or failed run may have left marts there that gold does not hold)."""
+    settings = get_settings()
+    discard_build(settings.home / GOLD_BUILD_FILE, settings.gold_path)
+
+
+def build(select: str | None = None, full_refresh: bool = False, publish_gold: bool = True) -> BuildResult:
+    """Gate the new loads, build and test with dbt, and publish gold if everything passed
+    (with `publish_gold=False`, leave the tested marts for a publish at the run's end)."""
     settings = get_settings().ensure()
     started = time.perf_counter()
     _require_raw(settings.warehouse_path)
@@ -182,8 +205,12 @@ def build(select: str | None = None, full_refresh: bool = False) -> BuildResult:
         publish_started = time.perf_counter()
         try:
             docs = model_docs(paths.target, "marts")
-            result.rows_per_mart = publish(settings.home / GOLD_BUILD_FILE, settings.gold_path, docs)
-            result.published = settings.gold_path
+            if publish_gold:
+                result.rows_per_mart = publish(settings.home / GOLD_BUILD_FILE, settings.gold_path, docs)
+                result.published = settings.gold_path
+            else:
+                result.rows_per_mart = prepare(settings.home / GOLD_BUILD_FILE, docs)
+                result.held = True
         except (duckdb.Error, OSError) as exc:
             result.ok = False
             result.publish_error = _publish_problem(exc, settings.gold_path)

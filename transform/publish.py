@@ -143,6 +143,12 @@ def _finish_build_file(build: Path, docs: dict[str, TableDocs]) -> dict[str, int
 _TMP = re.compile(r"\.tmp-(?P<pid>\d+)$")
 
 
+def prepare(build: Path, docs: dict[str, TableDocs] | None = None) -> dict[str, int]:
+    """Ready the built marts for a publish later in the run (descriptions, WAL folded in, so the
+    run's later stages can read the file read-only); rows per mart."""
+    return _finish_build_file(build, docs or {})
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

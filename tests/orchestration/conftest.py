@@ -4,8 +4,10 @@ part, so it runs once per session)."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +22,9 @@ PROJECT = Path(__file__).resolve().parents[2]
 # Three years at a low rate: the model's out-of-time split needs a training, a validation and a
 # test year; ~17k rows in all is enough pages to interrupt and small enough for a fast test.
 SMALL = {"start": date(2021, 1, 1), "end": date(2024, 1, 10), "crashes_per_day": 3, "seed": 7}
+# About 500 crashes (with their vehicles and people) after SMALL's last day: what a run from a
+# copy of the reference home adds.
+GROWTH = {"start": date(2024, 1, 10), "end": date(2024, 1, 20), "crashes_per_day": 50, "seed": 8}
 KEYS = {"crashes": "crash_record_id", "vehicles": "crash_unit_id", "people": "person_id"}
 # Marts with a row per load (and per load x expectation): a history with interrupted runs has
 # more loads by nature, so these describe the history, not the data, and are not compared.
@@ -103,3 +108,35 @@ def reference_run(
     require(*PIPELINE_MODULES)
     home = tmp_path_factory.mktemp("reference") / "home"
     return ReferenceRun(home, socrata_url, crashes_run(home, socrata_url), small_tables)
+
+
+@dataclass(frozen=True)
+class Grown:
+    """The reference data plus GROWTH's crashes, served: a run from a reference home adds them."""
+
+    url: str
+    added: int
+
+
+@pytest.fixture(scope="session")
+def grown(small_tables: dict[str, Any]) -> Iterator[Grown]:
+    require("ingestion.devserver.server")
+    from ingestion.devserver.generator import generate_tables
+    from ingestion.devserver.server import SocrataServer
+
+    extra = generate_tables(GROWTH["start"], GROWTH["end"], GROWTH["crashes_per_day"], GROWTH["seed"])
+    with SocrataServer(tables=small_tables, port=0) as server:
+        for name, table in extra.items():
+            server.upsert(name, table)  # stamped :updated_at = now: newer than the reference run's cursor
+        yield Grown(server.url, extra["crashes"].num_rows)
+
+
+def copy_home(reference: ReferenceRun, target: Path) -> Path:
+    """A reference home (one good run: raw, gold with scores, a model) to run on without touching it."""
+    assert (reference.home / "gold.duckdb").exists(), f"the reference run published no gold: {reference.output()}"
+    shutil.copytree(reference.home, target, ignore=shutil.ignore_patterns("pipeline.lock"))
+    return target
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

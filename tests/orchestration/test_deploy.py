@@ -169,3 +169,14 @@ def test_image_listens_on_loopback_unless_compose_says_otherwise() -> None:
     for name in ("pipeline", "dashboard", "docs"):
         command = compose["services"][name]["command"]
         assert command[command.index("--host") + 1] == "0.0.0.0", name
+
+
+def test_the_pipeline_gets_the_time_a_stopped_run_needs() -> None:
+    """docker stop waits stop_grace_period after SIGTERM before SIGKILL: at least what the kill
+    test allows a run to take to record itself interrupted and exit."""
+    from tests.orchestration.test_kill import EXIT_WITHIN_S
+
+    grace = yaml.safe_load(COMPOSE.read_text())["services"]["pipeline"].get("stop_grace_period", "10s")
+    amount, unit = re.fullmatch(r"(\d+)(s|m)", grace).groups()  # type: ignore[union-attr]
+    seconds = int(amount) * (60 if unit == "m" else 1)
+    assert seconds >= EXIT_WITHIN_S, f"stop_grace_period {grace} is shorter than a stop may take"
