@@ -52,8 +52,8 @@ class ScoreResult:
         return (
             f"scored {self.rows:,} crashes with model {self.model_version} in {self.seconds:.1f} s "
             f"(calibrated probabilities; crashes per risk band: {counts})\n"
-            f"  written to {self.table} in {self.warehouse} (exposed as marts.ml_hit_and_run_scores "
-            f"after the next build)"
+            f"  written to {self.table} in {self.warehouse}; gold's marts.ml_hit_and_run_scores gets them "
+            f"when the run (or `crashes score`) publishes"
         )
 
 
