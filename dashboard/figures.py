@@ -212,3 +212,18 @@ def calibration(predicted: pd.Series, observed: pd.Series, label: str) -> go.Fig
         legend={"orientation": "h"},
     )
     return fig
+
+
+def precision_recall_at(pr: pd.DataFrame, label: str, recall: float, precision: float, point: str) -> go.Figure:
+    """The precision–recall curve with the operating point a user picked marked on it."""
+    fig = precision_recall(pr, label)
+    fig.add_scatter(
+        x=[recall],
+        y=[precision],
+        mode="markers+text",
+        marker={"size": 12, "color": "#e45756"},
+        text=[point],
+        textposition="top right",
+        name="operating point",
+    )
+    return fig

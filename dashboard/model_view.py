@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
 from crashes.config import get_settings
+from ml.features import feature_label
 from orchestration.model_info import ModelInfo, current_model
 
 SPLITS = ("validation", "test")
@@ -59,8 +61,29 @@ class ModelView(ModelInfo):
             return pd.DataFrame()
         return table[table["split"] == split].drop(columns="split").reset_index(drop=True)
 
+    @property
+    def risk_year(self) -> int | None:
+        value = (self.metadata.get("risk") or {}).get("year")
+        return int(value) if isinstance(value, int) else None
+
+    def bands(self) -> pd.DataFrame:
+        """The risk bands (highest first) with their test-year figures, as `ml.risk` recorded them."""
+        return pd.DataFrame((self.metadata.get("risk") or {}).get("bands") or [])
+
+    def precision_at_k(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            (self.metadata.get("risk") or {}).get("precision_at_k") or [], columns=["k", "precision", "lift"]
+        )
+
+    @property
+    def selection(self) -> dict[str, Any]:
+        """The validation comparison with the best baseline (`model_is_best`, `note`)."""
+        value = self.metadata.get("selection")
+        return value if isinstance(value, dict) else {}
+
     def importances(self) -> pd.DataFrame:
         table = pd.DataFrame(self.metadata.get("feature_importances") or [], columns=["feature", "importance"])
+        table.insert(1, "meaning", table["feature"].map(feature_label))
         return table.sort_values("importance", ascending=False).reset_index(drop=True)
 
 

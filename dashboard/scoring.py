@@ -81,13 +81,51 @@ def record(values: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- the ml package's model
+# The form's starting crash: a weekday-afternoon two-car crash in daylight (hour and lighting agree).
+FORM_DEFAULTS: dict[str, Any] = {
+    "crash_hour": 15,
+    "crash_day_of_week": 4,
+    "crash_month": 7,
+    "lighting_condition": "DAYLIGHT",
+    "weather_condition": "CLEAR",
+    "roadway_surface_cond": "DRY",
+}
+# Hours at which each lighting value can plausibly be recorded in Chicago (sunrise 5–7, sunset 16–20).
+LIGHT_HOURS: dict[str, range] = {
+    "DAYLIGHT": range(5, 21),
+    "DAWN": range(4, 9),
+    "DUSK": range(15, 22),
+}
+DARK_HOURS = (*range(0, 8), *range(16, 24))
+
+
+def lighting_fits_hour(lighting: str | None, hour: int) -> bool:
+    """Whether a lighting condition is possible at this hour (DAYLIGHT at 2 AM is not)."""
+    if not lighting:
+        return True
+    if lighting.startswith("DARKNESS"):
+        return hour in DARK_HOURS
+    return hour in LIGHT_HOURS.get(lighting, range(24))
+
+
+def default_choice(column: str, options: list[str]) -> int:
+    """The form's default option index for a categorical (0 = unknown): FORM_DEFAULTS' value when
+    the mart has it, else the most frequent value."""
+    wanted = FORM_DEFAULTS.get(column)
+    if wanted in options:
+        return options.index(wanted) + 1
+    return 1 if options else 0
+
+
 @dataclass(frozen=True)
 class Scored:
-    probability: float
-    decision: bool
+    probability: float  # calibrated
+    decision: bool  # at the F1 threshold; the page does not show it as a verdict
     threshold: float
-    contributions: pd.DataFrame  # feature, contribution (log-odds), value; largest effect first
+    contributions: pd.DataFrame  # feature, label, contribution (log-odds), value, shown; largest first
     model_version: str
+    band: str = "rest"
+    band_summary: str = ""
 
 
 def predict(values: dict[str, Any]) -> Scored:
@@ -96,13 +134,17 @@ def predict(values: dict[str, Any]) -> Scored:
     from ml.score import predict_one
 
     prediction = predict_one(record(values))
-    contributions = pd.DataFrame(prediction.contributions, columns=["feature", "contribution", "value"])
+    contributions = pd.DataFrame(
+        prediction.contributions, columns=["feature", "label", "contribution", "value", "shown"]
+    )
     return Scored(
         probability=prediction.probability,
         decision=prediction.predicted,
         threshold=prediction.threshold,
         contributions=contributions,
         model_version=prediction.model_version,
+        band=prediction.band,
+        band_summary=prediction.band_summary,
     )
 
 
@@ -112,4 +154,4 @@ def score_rows(rows: pd.DataFrame) -> pd.DataFrame:
     from ml.score import score_frame
 
     scored = score_frame(rows.drop(columns=[ID_COLUMN], errors="ignore"))
-    return rows.assign(probability=scored["probability"], predicted_hit_and_run=scored["predicted_hit_and_run"])
+    return rows.assign(probability=scored["probability"], risk_band=scored["risk_band"])

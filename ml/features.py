@@ -20,8 +20,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import TargetEncoder
 
 # Bump when the fitted state of SceneFeatures changes shape: older saved models are then refused
-# with "retrain" instead of failing somewhere inside scoring.
-FEATURE_FORMAT = 2
+# with "retrain" instead of failing somewhere inside scoring. 3: scores are calibrated (metadata
+# `calibrator`) and carry a risk band (metadata `risk`).
+FEATURE_FORMAT = 3
 
 KEY = "crash_record_id"
 LABEL = "is_hit_and_run"
@@ -272,3 +273,66 @@ class SceneFeatures(TransformerMixin, BaseEstimator):
         for col in INTERACTIONS:
             out[col] = _categorical(inter[col], self.levels_[col])
         return out
+
+
+# --------------------------------------------------------------------------- human names
+_HISTORY_LABELS = {
+    "beat_x_crash_type": "beat's past {what} for this crash type",
+    "cell_x_crash_type": "this ~1 km cell's past {what} for this crash type",
+    "street_x_crash_type": "street's past {what} for this crash type",
+    "street": "street's past {what}",
+    "beat_x_hour_bin": "beat's past {what} at this time of day",
+    "hour_x_weekday": "past {what} at this hour and weekday",
+}
+FEATURE_LABELS: dict[str, str] = {
+    "crash_hour": "hour of day",
+    "crash_day_of_week": "day of week",
+    "crash_month": "month",
+    "latitude": "latitude (north–south position)",
+    "longitude": "longitude (east–west position)",
+    "posted_speed_limit": "posted speed limit (mph)",
+    "num_units": "units involved",
+    "is_location_imputed": "location missing in the report",
+    "is_intersection_related": "intersection related",
+    "is_private_property": "on private property",
+    "is_work_zone": "in a work zone",
+    "traffic_control_device": "traffic control device",
+    "device_condition": "traffic control condition",
+    "weather_condition": "weather",
+    "lighting_condition": "lighting",
+    "first_crash_type": "first crash type",
+    "trafficway_type": "trafficway type",
+    "alignment": "road alignment",
+    "roadway_surface_cond": "road surface",
+    "road_defect": "road defect",
+    "street_direction": "street direction",
+    "crash_type_x_units": "crash type with number of units",
+    **{f"hist_{k}": v.format(what="hit-and-run share") for k, v in _HISTORY_LABELS.items()},
+    **{f"n_{k}": v.format(what="crash count") for k, v in _HISTORY_LABELS.items()},
+}
+WEEKDAYS = {1: "Sunday", 2: "Monday", 3: "Tuesday", 4: "Wednesday", 5: "Thursday", 6: "Friday", 7: "Saturday"}
+
+
+def feature_label(feature: str) -> str:
+    """What a model feature means, in words a safety analyst uses (the name itself if unknown)."""
+    return FEATURE_LABELS.get(feature, feature.replace("_", " "))
+
+
+def shown_value(feature: str, value: object) -> str:
+    """A feature's value as a person reads it: shares as percentages, counts back from their log,
+    flags as yes/no, days by name."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "unknown"
+    if feature.startswith("hist_"):
+        return f"{float(value):.0%}"
+    if feature.startswith("n_"):
+        return f"{np.expm1(float(value)):,.0f} crashes"
+    if feature in FLAGS:
+        return "yes" if float(value) else "no"
+    if feature == "crash_day_of_week":
+        return WEEKDAYS.get(int(value), str(value))
+    if feature in ("latitude", "longitude"):
+        return f"{float(value):.4f}"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)

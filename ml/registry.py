@@ -26,6 +26,7 @@ from crashes.config import get_settings
 from crashes.errors import CrashesError
 from ml.data import check_columns
 from ml.features import FEATURE_FORMAT
+from ml.risk import band_of, calibrate
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -50,8 +51,16 @@ class RegisteredModel:
 class LoadedModel(RegisteredModel):
     pipeline: Pipeline
 
-    def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
+    def raw_probabilities(self, frame: pd.DataFrame) -> np.ndarray:
+        """The booster's own probabilities (ranked well, level not calibrated)."""
         return self.pipeline.predict_proba(frame)[:, 1]
+
+    def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities: what every stored and shown score is."""
+        return calibrate(self.metadata["calibrator"], self.raw_probabilities(frame))
+
+    def bands(self, p: np.ndarray) -> np.ndarray:
+        return band_of(self.metadata["risk"]["bands"], p)
 
 
 def code_version() -> str:

@@ -27,8 +27,10 @@ from crashes.errors import CrashesError
 from crashes.gold import connect
 from ml import registry
 from ml.data import mart_columns, select_mart
-from ml.features import EXCLUDED_FROM_MART, FLAGS, KEY, NUMERIC
+from ml.features import EXCLUDED_FROM_MART, FLAGS, KEY, NUMERIC, feature_label, shown_value
 from ml.inputs import KNOWN, TEXT, convert_frame
+from ml.risk import REST, calibrated_margin
+from ml.risk import summary as risk_summary
 
 SCORES_SCHEMA = "ml"
 SCORES_TABLE = "hit_and_run_scores"
@@ -37,19 +39,20 @@ SCORES_TABLE = "hit_and_run_scores"
 @dataclass(frozen=True)
 class ScoreResult:
     rows: int
-    flagged: int
+    flagged: int  # at the F1 threshold, kept for the scores' predicted_hit_and_run column
     model_version: str
     threshold: float
     scored_at: datetime
     seconds: float
     table: str = f"{SCORES_SCHEMA}.{SCORES_TABLE}"
     warehouse: Path | None = None
+    bands: dict[str, int] = field(default_factory=dict)  # crashes per risk band
 
     def summary(self) -> str:
-        share = self.flagged / self.rows if self.rows else 0.0
+        counts = ", ".join(f"{band} {n:,}" for band, n in self.bands.items())
         return (
-            f"scored {self.rows:,} crashes with model {self.model_version} in {self.seconds:.1f} s: "
-            f"{self.flagged:,} ({share:.1%}) flagged as likely hit-and-run at threshold {self.threshold:.3f}\n"
+            f"scored {self.rows:,} crashes with model {self.model_version} in {self.seconds:.1f} s "
+            f"(calibrated probabilities; crashes per risk band: {counts})\n"
             f"  written to {self.table} in {self.warehouse}; gold's marts.ml_hit_and_run_scores gets them "
             f"when the run (or `crashes score`) publishes"
         )
@@ -57,6 +60,9 @@ class ScoreResult:
 
 @dataclass(frozen=True)
 class Prediction:
+    """One crash's calibrated risk and band. The score ranks crashes for follow-up; it is no
+    verdict on this one (`predicted` is the F1 threshold's decision, kept for scripts)."""
+
     probability: float
     predicted: bool
     threshold: float
@@ -64,18 +70,17 @@ class Prediction:
     bias: float
     margin: float
     contributions: list[dict[str, Any]] = field(default_factory=list)
+    band: str = REST
+    band_summary: str = ""
 
     def summary(self, top: int = 8) -> str:
-        verdict = "likely hit-and-run" if self.predicted else "not flagged"
         lines = [
-            f"P(hit-and-run) = {self.probability:.3f} → {verdict} (threshold {self.threshold:.3f}, "
-            f"model {self.model_version})",
-            f"top contributions (log-odds; bias {self.bias:+.3f}, margin {self.margin:+.3f}):",
+            f"hit-and-run risk {self.probability:.1%} (calibrated probability, model {self.model_version})",
+            f"risk band: {self.band_summary or self.band}",
+            "the score is for ranking crashes and places for follow-up, not for judging one crash",
+            f"what moved it (log-odds; base {self.bias:+.3f}, total {self.margin:+.3f}):",
         ]
-        for c in self.contributions[:top]:
-            value = c["value"]
-            shown = "missing" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
-            lines.append(f"  {c['contribution']:+.3f}  {c['feature']} = {shown}")
+        lines += [f"  {c['contribution']:+.3f}  {c['label']}: {c['shown']}" for c in self.contributions[:top]]
         return "\n".join(lines)
 
 
@@ -89,7 +94,8 @@ def _write_scores(table: pa.Table, version: str, scored_at: datetime) -> Path:
         con.execute(
             f"create or replace table {SCORES_SCHEMA}.{SCORES_TABLE} as "  # noqa: S608 - constants only
             "select crash_record_id::varchar as crash_record_id, probability::double as probability, "
-            "predicted_hit_and_run::boolean as predicted_hit_and_run, ?::varchar as model_version, "
+            "predicted_hit_and_run::boolean as predicted_hit_and_run, risk_band::varchar as risk_band, "
+            "?::varchar as model_version, "
             "?::timestamp as scored_at from new_scores",
             [version, scored_at],
         )
@@ -107,12 +113,14 @@ def score_all(gold: Path | None = None) -> ScoreResult:
     frame = mart.to_pandas()
     probability = model.probabilities(frame)
     flagged = probability >= model.threshold
+    band = model.bands(probability)
     scored_at = datetime.now(UTC).replace(tzinfo=None)
     table = pa.table(
         {
             "crash_record_id": mart.column(KEY),
             "probability": probability,
             "predicted_hit_and_run": flagged,
+            "risk_band": pa.array(band, type=pa.string()),
         }
     )
     path = _write_scores(table, model.version, scored_at)
@@ -124,6 +132,7 @@ def score_all(gold: Path | None = None) -> ScoreResult:
         scored_at=scored_at,
         seconds=time.perf_counter() - started,
         warehouse=path,
+        bands={b["band"]: int((band == b["band"]).sum()) for b in model.metadata["risk"]["bands"]},
     )
 
 
@@ -142,7 +151,12 @@ def score_frame(frame: pd.DataFrame) -> pd.DataFrame:
     model = registry.load_current()
     probability = model.probabilities(typed)
     return pd.DataFrame(
-        {"probability": probability, "predicted_hit_and_run": probability >= model.threshold}, index=frame.index
+        {
+            "probability": probability,
+            "risk_band": model.bands(probability),
+            "predicted_hit_and_run": probability >= model.threshold,
+        },
+        index=frame.index,
     )
 
 
@@ -194,22 +208,39 @@ def predict_one(record: dict[str, Any]) -> Prediction:
     matrix = xgb.DMatrix(x, enable_categorical=True)
     trees = (0, classifier.best_iteration + 1)
     booster = classifier.get_booster()
-    contribs = booster.predict(matrix, pred_contribs=True, iteration_range=trees)[0]
-    margin = float(booster.predict(matrix, output_margin=True, iteration_range=trees)[0])
+    # The calibration is a straight line on the log-odds: scaling every contribution by its slope
+    # (and moving the bias by its intercept) keeps them exact for the calibrated score.
+    calibrator = model.metadata["calibrator"]
+    contribs = booster.predict(matrix, pred_contribs=True, iteration_range=trees)[0] * calibrator["slope"]
+    raw_margin = booster.predict(matrix, output_margin=True, iteration_range=trees)[0]
+    margin = float(calibrated_margin(calibrator, raw_margin))
     probability = float(model.probabilities(frame)[0])
     names = list(x.columns)
     order = np.argsort(-np.abs(contribs[:-1]), kind="stable")
-    contributions = [
-        {"feature": names[i], "contribution": float(contribs[i]), "value": _shown(x.iloc[0, i])} for i in order
-    ]
+    contributions = []
+    for i in order:
+        value = _shown(x.iloc[0, i])
+        contributions.append(
+            {
+                "feature": names[i],
+                "label": feature_label(names[i]),
+                "contribution": float(contribs[i]),
+                "value": value,
+                "shown": shown_value(names[i], value),
+            }
+        )
+    band = str(model.bands(np.array([probability]))[0])
+    risk = model.metadata["risk"]
     return Prediction(
         probability=probability,
         predicted=probability >= model.threshold,
         threshold=model.threshold,
         model_version=model.version,
-        bias=float(contribs[-1]),
+        bias=float(contribs[-1] + calibrator["intercept"]),
         margin=margin,
         contributions=contributions,
+        band=band,
+        band_summary=risk_summary(risk["bands"], risk["year"], band),
     )
 
 

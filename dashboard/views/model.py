@@ -13,6 +13,7 @@ from dashboard import figures, progress, queries, scoring
 from dashboard.jobs import command
 from dashboard.model_view import current_view, versions
 from dashboard.ui import gold_missing, page_title
+from ml.features import feature_label
 from orchestration.runs import record_event
 
 WEEKDAYS = {1: "Sunday", 2: "Monday", 3: "Tuesday", 4: "Wednesday", 5: "Thursday", 6: "Friday", 7: "Saturday"}
@@ -30,31 +31,97 @@ page_title("Model")
 view = current_view()
 has_gold = not gold_missing()
 
+PURPOSE = (
+    "**What the score is for:** ranking crashes and places for follow-up — which reports to canvass "
+    "first, which beats and corridors to look at — not judging one crash. Each score is a calibrated "
+    "probability (of crashes scored 30 %, about 30 % were hit-and-runs); a crash is *flagged* only when "
+    "it falls in the risk band you pick below, whose precision on the unseen test year is shown."
+)
+
 # ----------------------------------------------------------------------------- current model
+st.markdown(PURPOSE)
 if view is None:
     st.info("No model is registered yet. Train one below (or run the pipeline: it trains when none exists).")
 else:
     st.markdown(
         f"**Current model `{view.version}`** · trained {view.created or 'at an unknown time'} · "
-        f"decision threshold {f'{view.threshold:.3f}' if view.threshold is not None else '–'} · "
         f"test year {view.test_year or '–'}"
     )
-    metrics = view.metrics_table()
-    if metrics.empty:
-        st.warning("Its metadata.json holds no metrics this page can read.")
+    selection = view.selection
+    if selection and not selection.get("model_is_best", True):
+        st.warning(f"Baseline check: {selection['note']}.")
+    elif selection:
+        st.caption(f"Baseline check: {selection['note']}.")
+
+    bands = view.bands()
+    year = view.risk_year or view.test_year
+    if bands.empty:
+        st.warning("This model version records no risk bands: retrain it to see them.")
+        band = None
     else:
-        st.markdown("**Metrics vs baselines** (validation chooses the threshold; test is the unseen year)")
-        st.dataframe(metrics, hide_index=True)
+        st.markdown(f"**Risk bands** (score cuts and figures on the test year {year})")
+        st.dataframe(
+            bands.rename(
+                columns={
+                    "min_score": "score from",
+                    "band_rows": "crashes in band",
+                    "band_precision": "hit-and-run share in band",
+                    "flagged": "crashes at or above",
+                    "precision": "precision at or above",
+                    "recall": "recall at or above",
+                    "lift": "lift at or above",
+                }
+            )[
+                [
+                    "band",
+                    "score from",
+                    "crashes in band",
+                    "hit-and-run share in band",
+                    "crashes at or above",
+                    "precision at or above",
+                    "recall at or above",
+                    "lift at or above",
+                ]
+            ],
+            hide_index=True,
+            key="bands_table",
+        )
+        pickable = [b for b in bands["band"] if b != "rest"]
+        picked = st.selectbox("Flag the crashes in", pickable, index=min(1, len(pickable) - 1), key="band")
+        band = bands[bands["band"] == picked].iloc[0]
+        st.markdown(
+            f"Flagging the **{picked}** of {year}'s crashes (score ≥ {band['min_score']:.1%}): "
+            f"{int(band['flagged']):,} crashes flagged, **precision {band['precision']:.2f}**, recall "
+            f"{band['recall']:.2f}, lift {band['lift']:.1f}× over the year's share of hit-and-runs."
+        )
+        confusion = pd.DataFrame(
+            {
+                "recorded": ["hit-and-run", "not hit-and-run"],
+                "flagged": [int(band["tp"]), int(band["fp"])],
+                "not flagged": [int(band["fn"]), int(band["tn"])],
+            }
+        )
+        st.markdown(f"**Confusion matrix at this operating point** ({year})")
+        st.dataframe(confusion, hide_index=True, key="confusion")
+        top_k = view.precision_at_k()
+        if len(top_k):
+            st.markdown(f"**Precision at the top k** (the k highest scores of {year})")
+            st.dataframe(top_k, hide_index=True, key="precision_at_k")
 
     left, right = st.columns(2)
-    year = view.test_year
     stored = view.calibration("test")
     if {"predicted", "observed"} <= set(stored.columns):
         right.plotly_chart(figures.calibration(stored["predicted"], stored["observed"], f"test year {year}"))
     scores = queries.score_summary() if has_gold else {}
     if scores.get("scored") and year:
         pr = queries.pr_curve(year, view.version)
-        if len(pr):
+        if len(pr) and band is not None:
+            left.plotly_chart(
+                figures.precision_recall_at(
+                    pr, f"test year {year}", float(band["recall"]), float(band["precision"]), str(band["band"])
+                )
+            )
+        elif len(pr):
             left.plotly_chart(figures.precision_recall(pr, f"test year {year}"))
         calibration_from = "the registry's test-year table"
         if not {"predicted", "observed"} <= set(stored.columns):
@@ -63,22 +130,33 @@ else:
             calibration_from = "the same scores"
         st.caption(
             f"Precision–recall from the {scores['scored']:,} scores in gold, restricted to the test year "
-            f"{year} and this model version; calibration from {calibration_from}."
+            f"{year} and this model version (the dot is the band picked above); calibration from "
+            f"{calibration_from}."
         )
     else:
         left.info("No scores of this model in gold yet: the pipeline's score stage writes them.")
 
+    metrics = view.metrics_table()
+    if metrics.empty:
+        st.warning("Its metadata.json holds no metrics this page can read.")
+    else:
+        st.markdown(
+            "**Metrics vs baselines** (ROC-AUC, PR-AUC and lift judge the ranking; F1, precision and recall "
+            "are at each model's F1-best cut on validation, for comparing models only)"
+        )
+        st.dataframe(metrics, hide_index=True, key="metrics_table")
+
     importances = view.importances()
     if len(importances):
         top = importances.head(20).iloc[::-1]
-        fig = go.Figure(go.Bar(x=top["importance"], y=top["feature"], orientation="h"))
+        fig = go.Figure(go.Bar(x=top["importance"], y=top["meaning"], orientation="h"))
         fig.update_layout(title="Feature importances (share of total gain)", height=520)
         st.plotly_chart(fig)
 
 st.subheader("Versions")
 history = versions()
 if len(history):
-    st.dataframe(history, hide_index=True)
+    st.dataframe(history, hide_index=True, key="versions_table")
 else:
     st.caption("No model versions registered.")
 
@@ -106,9 +184,14 @@ medians = queries.feature_medians(("latitude", "longitude", "posted_speed_limit"
 with st.form("predict"):
     c1, c2, c3 = st.columns(3)
     values = {
-        "crash_hour": c1.slider("Hour", 0, 23, 2),
-        "crash_day_of_week": c1.selectbox("Day of week", list(WEEKDAYS), format_func=WEEKDAYS.__getitem__, index=6),
-        "crash_month": c1.slider("Month", 1, 12, 7),
+        "crash_hour": c1.slider("Hour", 0, 23, scoring.FORM_DEFAULTS["crash_hour"], key="form_crash_hour"),
+        "crash_day_of_week": c1.selectbox(
+            "Day of week",
+            list(WEEKDAYS),
+            format_func=WEEKDAYS.__getitem__,
+            index=list(WEEKDAYS).index(scoring.FORM_DEFAULTS["crash_day_of_week"]),
+        ),
+        "crash_month": c1.slider("Month", 1, 12, scoring.FORM_DEFAULTS["crash_month"]),
         "posted_speed_limit": c2.number_input("Posted speed limit", 0, 99, int(medians.get("posted_speed_limit", 30))),
         "num_units": c2.number_input("Units involved", 1, 20, int(medians.get("num_units", 2))),
         "latitude": c2.number_input("Latitude", 41.64, 42.03, float(medians.get("latitude", 41.88)), format="%.4f"),
@@ -121,14 +204,19 @@ with st.form("predict"):
         options = choices.get(column, [])
         col = (c1, c2, c3)[i % 3]
         values[column] = col.selectbox(
-            column.replace("_", " ").capitalize(),
+            feature_label(column).capitalize(),
             ["(unknown)", *options],
-            index=1 if options else 0,
+            index=scoring.default_choice(column, options),
             key=f"form_{column}",
         )
     submitted = st.form_submit_button("Score this crash", type="primary")
 if submitted:
     values = {k: (None if v == "(unknown)" else v) for k, v in values.items()}
+    if not scoring.lighting_fits_hour(values.get("lighting_condition"), int(values["crash_hour"])):
+        st.warning(
+            f"Lighting {values['lighting_condition']} at {values['crash_hour']}:00 is an unusual combination: "
+            "the score is for it as given."
+        )
     try:
         scored = scoring.predict(values)
     except (CrashesError, ValueError, KeyError) as exc:
@@ -139,15 +227,18 @@ if submitted:
         st.session_state["prediction_record"] = scoring.record(values)
 scored = st.session_state.get("prediction")
 if scored is not None:
-    verdict = "flagged as a likely hit-and-run" if scored.decision else "not flagged"
-    st.metric("Hit-and-run probability", f"{scored.probability:.1%}")
-    st.caption(f"Model {scored.model_version}: {verdict} (threshold {scored.threshold:.1%}).")
+    st.metric("Hit-and-run risk (calibrated probability)", f"{scored.probability:.1%}")
+    st.markdown(f"Risk band: **{scored.band_summary or scored.band}**")
+    st.caption(
+        f"Model {scored.model_version}. The score places this crash among others for follow-up; it is not a "
+        "judgement of this one crash."
+    )
     top = scored.contributions.head(12).iloc[::-1]
     if len(top):
         fig = go.Figure(
             go.Bar(
                 x=top["contribution"],
-                y=top["feature"].astype(str) + " = " + top["value"].astype(str),
+                y=top["label"].astype(str) + ": " + top["shown"].astype(str),
                 orientation="h",
                 marker_color=["#e45756" if v > 0 else "#4c78a8" for v in top["contribution"]],
             )

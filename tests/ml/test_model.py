@@ -15,6 +15,7 @@ from ml import registry
 from ml.data import TRAINING_COLUMNS, read_mart
 from ml.evaluate import metrics
 from ml.features import INPUT_COLUMNS, LABEL, YEAR, model_features
+from ml.risk import calibrate
 from ml.train import fit
 from tests.ml.conftest import Trained
 from tests.ml.synthetic import mart_frame, write_gold
@@ -33,6 +34,9 @@ METADATA_KEYS = {
     "threshold",
     "calibration",
     "feature_importances",
+    "calibrator",
+    "risk",
+    "selection",
 }
 
 
@@ -82,7 +86,9 @@ def test_a_saved_model_reloads_and_scores_identically(crashes_home: Path) -> Non
     saved = registry.save(pipeline, metadata)
     loaded = registry.load_current(list(INPUT_COLUMNS))
     assert loaded.version == saved.version
-    assert np.array_equal(loaded.probabilities(frame), pipeline.predict_proba(frame)[:, 1])
+    raw = pipeline.predict_proba(frame)[:, 1]
+    assert np.array_equal(loaded.raw_probabilities(frame), raw)
+    assert np.array_equal(loaded.probabilities(frame), calibrate(metadata["calibrator"], raw))
 
 
 def test_the_registered_model_reproduces_its_test_figures(in_trained_home: Trained) -> None:

@@ -21,6 +21,7 @@ SCORES_TYPES = {
     "crash_record_id": "VARCHAR",
     "probability": "DOUBLE",
     "predicted_hit_and_run": "BOOLEAN",
+    "risk_band": "VARCHAR",
     "model_version": "VARCHAR",
     "scored_at": "TIMESTAMP",
 }
@@ -74,6 +75,17 @@ def test_scoring_covers_every_crash_once_in_the_contracts_shape(in_trained_home:
     )
     assert flagged == second.flagged and version == second.model_version == in_trained_home.result.version
     assert bad == 0
+    # Each stored band is the one the model's test-year cuts give its probability.
+    bands = registry.load_current().metadata["risk"]["bands"]
+    per_band = dict(_warehouse(in_trained_home, "select risk_band, count(*) from ml.hit_and_run_scores group by 1"))
+    assert per_band == {b: n for b, n in second.bands.items() if n} and sum(per_band.values()) == rows
+    for band in bands[:-1]:
+        (below,) = _warehouse(
+            in_trained_home,
+            "select count(*) from ml.hit_and_run_scores where risk_band = ? and probability < ?",
+            [band["band"], band["min_score"]],
+        )[0]
+        assert below == 0
 
 
 def test_frame_scoring_matches_the_model(in_trained_home: Trained) -> None:
@@ -96,6 +108,11 @@ def test_contributions_add_up_to_the_margin(in_trained_home: Trained) -> None:
     assert magnitudes == sorted(magnitudes, reverse=True)
     shown = {c["feature"]: c["value"] for c in prediction.contributions}
     assert shown["first_crash_type"] == "PARKED MOTOR VEHICLE" and shown["crash_hour"] == 2
+    # The score is calibrated, shown with its band and human names, never as a verdict.
+    summary = prediction.summary()
+    assert f"risk band: {prediction.band_summary}" in summary and "flagged" not in summary
+    assert "first crash type: PARKED MOTOR VEHICLE" in summary or prediction.contributions[0]["label"] in summary
+    assert all("_" not in c["label"] for c in prediction.contributions)
 
 
 def test_the_known_signal_moves_the_prediction(in_trained_home: Trained) -> None:

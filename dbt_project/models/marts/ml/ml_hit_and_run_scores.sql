@@ -14,6 +14,7 @@ final as (
         cast(crash_record_id as varchar) as crash_record_id,
         cast(probability as double) as probability,
         cast(predicted_hit_and_run as boolean) as predicted_hit_and_run,
+        cast(risk_band as varchar) as risk_band,
         cast(model_version as varchar) as model_version,
         cast(scored_at as timestamp) as scored_at
 

@@ -7,6 +7,7 @@ source as (
         ('crash_record_id', 'varchar'),
         ('probability', 'double'),
         ('predicted_hit_and_run', 'boolean'),
+        ('risk_band', 'varchar'),
         ('model_version', 'varchar'),
         ('scored_at', 'timestamp'),
     ]) }}
@@ -19,6 +20,7 @@ renamed as (
         crash_record_id,
         probability,
         predicted_hit_and_run,
+        risk_band,
         model_version,
         scored_at
 
