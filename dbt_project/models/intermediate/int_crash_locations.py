@@ -11,7 +11,6 @@ installed offline. Only the delivered location is located, never an imputed beat
 polygon lies inside the `chicago_bbox` var, so a location outside it (or 0, 0) is in no area.
 """
 
-import numpy as np
 import pyarrow as pa
 
 from crashes import boundaries
@@ -21,7 +20,7 @@ def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="crash_record_id", incremental_strategy="merge")
     crashes = dbt.ref("stg_chicago__crashes")
     if dbt.is_incremental:
-        held = session.execute(f"select coalesce(max(load_id), '') from {dbt.this}").fetchone()[0]  # noqa: S608
+        held = session.execute(f"select coalesce(max(load_id), '') from {dbt.this}").fetchall()[0][0]  # noqa: S608
         if not held.replace(".", "").isdigit() and held:
             raise ValueError(f"unexpected load id {held!r} in {dbt.this}")
         crashes = crashes.filter(f"load_id > '{held}'")

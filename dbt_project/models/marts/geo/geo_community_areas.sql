@@ -14,6 +14,7 @@ final as (
     select
         cast(boundaries.id as integer) as community_area,
         cast(boundaries.name as varchar) as community_area_name,
+        cast(boundaries.area_km2 as double) as area_km2,
         cast(boundaries.geometry as varchar) as geometry_geojson
 
     from boundaries

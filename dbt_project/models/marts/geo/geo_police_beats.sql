@@ -16,6 +16,7 @@ final as (
         cast(boundaries.name as varchar) as beat_name,
         cast(cast(boundaries.id as integer) as varchar) as beat_of_occurrence,
         cast(boundaries.district as integer) as district,
+        cast(boundaries.area_km2 as double) as area_km2,
         cast(boundaries.geometry as varchar) as geometry_geojson
 
     from boundaries

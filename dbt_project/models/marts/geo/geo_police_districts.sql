@@ -14,6 +14,7 @@ final as (
     select
         cast(boundaries.id as integer) as district,
         cast(boundaries.name as varchar) as district_name,
+        cast(boundaries.area_km2 as double) as area_km2,
         cast(boundaries.geometry as varchar) as geometry_geojson
 
     from boundaries
