@@ -19,25 +19,25 @@ from crashes.boundaries import derive
 
 
 def located(pattern: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct real crashes with a location (≠ 0) and a beat, as PROVENANCE.md counts them."""
+    """Distinct real crashes (lon, lat, beat), as PROVENANCE.md counts them; lat/lon may be null."""
     with duckdb.connect() as con:
         rows = con.execute(
-            "select any_value(try_cast(longitude as double)), any_value(try_cast(latitude as double)),"
-            " any_value(beat_of_occurrence)"
-            " from read_ndjson_auto(?, union_by_name = true, sample_size = -1, columns = {"
-            " crash_record_id: 'varchar', longitude: 'varchar', latitude: 'varchar', beat_of_occurrence: 'varchar'})"
-            " group by crash_record_id",
+            "select any_value(try_cast(longitude as double)) as x, any_value(try_cast(latitude as double)) as y,"
+            " any_value(beat_of_occurrence) as beat"
+            " from read_ndjson(?, columns = {crash_record_id: 'varchar', longitude: 'varchar',"
+            " latitude: 'varchar', beat_of_occurrence: 'varchar'}) group by crash_record_id",
             [str(REAL_CRASHES / pattern)],
         ).fetchnumpy()
-    x, y = rows[next(iter(rows))], rows[list(rows)[1]]
-    return np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64"), np.asarray(rows[list(rows)[2]])
+    x = np.asarray(rows["x"], dtype="float64")
+    y = np.asarray(rows["y"], dtype="float64")
+    return x, y, np.asarray(rows["beat"], dtype=object)
 
 
 def in_own_beat_share(x: np.ndarray, y: np.ndarray, beats: np.ndarray, **layers: boundaries.Layer) -> dict:
     keep = np.isfinite(x) & np.isfinite(y) & (x != 0) & (y != 0) & np.array([b is not None for b in beats])
     flags = boundaries.assign(x[keep], y[keep], beats[keep], **layers)["is_in_own_beat"]
     inside = int(np.sum(flags == True))  # noqa: E712 (object array of True/False/None)
-    return {"crashes": int(keep.sum()), "in_own_beat": inside, "share": round(inside / keep.sum(), 5)}
+    return {"crashes": int(keep.sum()), "in_own_beat": inside, "share": round(float(inside / keep.sum()), 5)}
 
 
 def source_layer(name: str) -> boundaries.Layer:
@@ -49,12 +49,19 @@ def source_layer(name: str) -> boundaries.Layer:
 def main() -> dict:
     x, y, beats = located("crashes_2024.jsonl.gz")
     simplified = in_own_beat_share(x, y, beats)
-
-    source = in_own_beat_share(
-        x, y, beats, communities=source_layer("community_areas"), beat_layer=source_layer("police_beats")
+    source_layers = {"communities": source_layer("community_areas"), "beat_layer": source_layer("police_beats")}
+    source = in_own_beat_share(x, y, beats, **source_layers)
+    # Crashes the simplification moves to another community area (or out of / into one).
+    moved = int(
+        np.sum(
+            boundaries.assign(x, y, beats)["community_area"]
+            != boundaries.assign(x, y, beats, **source_layers)["community_area"]
+        )
     )
 
     ax, ay, abeats = located("*.jsonl.gz")
+    boundaries.layer.cache_clear()
+    boundaries.feature_collection.cache_clear()
     started = time.perf_counter()
     boundaries.layer("community_areas")
     boundaries.layer("police_beats")
@@ -66,6 +73,7 @@ def main() -> dict:
         "tolerance_degrees": derive.DEFAULT_TOLERANCE,
         "in_own_beat_2024_source": source,
         "in_own_beat_2024_simplified": simplified,
+        "community_area_changed_by_simplifying_2024": moved,
         "all_crashes": len(ax),
         "all_in_a_community_area": int(np.sum(result["community_area"] != None)),  # noqa: E711
         "layer_load_seconds": round(load_seconds, 2),

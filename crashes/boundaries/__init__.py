@@ -20,6 +20,8 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 LAYERS = ("police_beats", "police_districts", "community_areas")
@@ -95,14 +97,6 @@ def layer(name: str) -> Layer:
     return from_collection(feature_collection(name))
 
 
-def padded_beat(beat: Any) -> str | None:
-    """A crash's `beat_of_occurrence` ('111') as the beat map writes it ('0111')."""
-    if beat is None or (isinstance(beat, float) and np.isnan(beat)):
-        return None
-    text = str(beat).strip()
-    return text.zfill(4) if text.isdigit() else text
-
-
 def assign(
     longitude: np.ndarray,
     latitude: np.ndarray,
@@ -123,8 +117,10 @@ def assign(
     beat_index = beat_layer.locate(longitude, latitude)
     located_beat = np.where(beat_index >= 0, beat_layer.ids[np.maximum(beat_index, 0)], None)
 
-    position = {beat: i for i, beat in enumerate(beat_layer.ids)}
-    own = np.array([position.get(padded_beat(b), -1) for b in beats], dtype="int64")
+    # Crashes write beats unpadded ('111'), the map pads them ('0111'): pad, then look up, in Arrow.
+    padded = pc.utf8_lpad(pa.array(beats, type=pa.string()), width=4, padding="0")
+    own = pc.fill_null(pc.index_in(padded, value_set=pa.array(list(beat_layer.ids), type=pa.string())), -1)
+    own = own.to_numpy().astype("int64")
     x = np.asarray(longitude, dtype="float64")
     y = np.asarray(latitude, dtype="float64")
     checkable = (own >= 0) & np.isfinite(x) & np.isfinite(y)
