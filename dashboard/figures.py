@@ -201,11 +201,12 @@ AREA_METRICS = {
 
 
 def area_choropleth(geojson: dict, df: pd.DataFrame, level: str, metric: str) -> go.Figure:
-    """A choropleth of real outlines on a blank background (no tiles, so it reads offline):
-    every area of the level is drawn, its outline always visible, and the view fits the city."""
+    """A choropleth of real outlines on a blank MapLibre style ("white-bg": no tiles, nothing
+    fetched), so it reads offline. Not Plotly's `geo` subplot: it fetches its world topojson from
+    cdn.plot.ly even with the base layers hidden, and offline draws nothing at all."""
     column, title, fmt = AREA_METRICS[metric]
     fig = go.Figure(
-        go.Choropleth(
+        go.Choroplethmap(
             geojson=geojson,
             featureidkey="id",
             locations=df["id"],
@@ -214,16 +215,16 @@ def area_choropleth(geojson: dict, df: pd.DataFrame, level: str, metric: str) ->
             colorscale="RdYlBu_r" if column == "hit_and_run_share" else "YlOrRd",
             marker_line_color="#404040",
             marker_line_width=0.6,
+            marker_opacity=0.85,
             colorbar={"title": title, "tickformat": fmt},
             hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]:,} crashes"
             "<br>hit-and-run %{customdata[2]:.1%}<br>%{customdata[3]:,.0f} crashes per km²<extra></extra>",
         )
     )
-    fig.update_geos(fitbounds="locations", visible=False, projection_type="mercator")
     fig.update_layout(
         title=f"{metric.capitalize()} by {level.removesuffix('s')}",
+        map={"style": "white-bg", "center": CHICAGO, "zoom": 9.3},
         margin={"l": 0, "r": 0, "t": 40, "b": 0},
         height=620,
-        geo={"bgcolor": "rgba(0,0,0,0)"},
     )
     return fig
