@@ -9,6 +9,7 @@ identifiers (a mart or column name on the Data page) are checked against the cat
 # ruff: noqa: S608 - statements are composed only from constants in this module and catalog-checked identifiers
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -278,16 +279,6 @@ def points(f: CrashFilter, limit: int) -> tuple[pd.DataFrame, int]:
     return sample, total
 
 
-@per_snapshot
-def by_beat(f: CrashFilter) -> pd.DataFrame:
-    return frame(
-        "select beat_of_occurrence as beat, count(*) as crashes, avg(is_hit_and_run::int) as hit_and_run_share,"
-        " avg(latitude) as latitude, avg(longitude) as longitude"
-        f" from {SCHEMA}.fct_crashes where {CRASH_FILTER} and beat_of_occurrence is not null group by 1",
-        filter_params(f),
-    )
-
-
 HIT_AND_RUN_DIMENSIONS = {
     "lighting_condition": "Lighting",
     "weather_condition": "Weather",
@@ -538,3 +529,47 @@ def runs_table(limit: int = 20, trigger: str | None = None) -> pd.DataFrame:
 def event_counts() -> dict[str, int]:
     with runs.connect() as con:
         return {r["kind"]: int(r["n"]) for r in con.execute("SELECT kind, count(*) AS n FROM events GROUP BY kind")}
+
+
+# --------------------------------------------------------------------------- area maps (Explore)
+# Each level: its gold boundary table, its key there, and how a crash in fct_crashes finds it.
+AREA_LEVELS = {
+    "beats": ("geo_police_beats", "beat_of_occurrence", "beat_of_occurrence"),
+    "districts": ("geo_police_districts", "district", "try_cast(beat_of_occurrence as integer) // 100"),
+    "community areas": ("geo_community_areas", "community_area", "community_area"),
+}
+_AREA_NAMES = {"beats": "beat_name", "districts": "district_name", "community areas": "community_area_name"}
+
+
+@per_snapshot
+def area_boundaries(level: str) -> dict[str, Any]:
+    """The level's outlines as a GeoJSON FeatureCollection (feature id = the key as text), for
+    Plotly's `geojson=`; cached per snapshot, so the ~0.1–0.25 MB payload is read once."""
+    table, key, _ = AREA_LEVELS[level]
+    rows = frame(
+        f"select cast({key} as varchar) as id, {_AREA_NAMES[level]} as name, geometry_geojson from {SCHEMA}.{table}"
+    )
+    features = [
+        {"type": "Feature", "id": r.id, "properties": {"name": r.name}, "geometry": json.loads(r.geometry_geojson)}
+        for r in rows.itertuples()
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+@per_snapshot
+def by_area(f: CrashFilter, level: str) -> pd.DataFrame:
+    """Per area of the level (every area on the map, zero when none matched): crashes,
+    hit-and-run share and crashes per km², ranked by crashes."""
+    table, key, crash_key = AREA_LEVELS[level]
+    return frame(
+        f"with counted as (select {crash_key} as id, count(*) as crashes,"
+        " count(*) filter (where is_hit_and_run) as hit_and_run"
+        f" from {SCHEMA}.fct_crashes where {CRASH_FILTER} group by 1)"
+        f" select cast(a.{key} as varchar) as id, a.{_AREA_NAMES[level]} as name,"
+        " coalesce(c.crashes, 0) as crashes, coalesce(c.hit_and_run, 0) as hit_and_run,"
+        " c.hit_and_run / nullif(c.crashes, 0) as hit_and_run_share,"
+        " coalesce(c.crashes, 0) / nullif(a.area_km2, 0) as crashes_per_km2, a.area_km2"
+        f" from {SCHEMA}.{table} as a left join counted as c on cast(a.{key} as varchar) = cast(c.id as varchar)"
+        " order by crashes desc, id",
+        filter_params(f),
+    )

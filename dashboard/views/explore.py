@@ -1,11 +1,13 @@
-"""Explore: crashes over time, by hour × weekday, on a map (hexbins, points or beats), the
-hit-and-run share by conditions, and injuries by road user, for a chosen period and area."""
+"""Explore: crashes over time, by hour × weekday, on a map (hexbins, points, or choropleths of
+beats, districts and community areas), the hit-and-run share by conditions, and injuries by road
+user, for a chosen period and area."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from dashboard import figures, queries
+from dashboard.area_maps import area_map
 from dashboard.filters import crash_filter
 from dashboard.ui import count, missing_note, page_title, require_gold, share
 
@@ -35,7 +37,8 @@ grain = st.segmented_control("Group by", queries.GRAINS, default="week", key="ex
 st.plotly_chart(figures.over_time(queries.over_time(f, grain), grain))
 st.plotly_chart(figures.hour_weekday(queries.hour_weekday(f)))
 
-mode = st.segmented_control("Map", ["hexbins", "points", "beats"], default="hexbins", key="explore_map") or "hexbins"
+MAPS = ["hexbins", "points", *queries.AREA_LEVELS]  # beats, districts, community areas: real outlines
+mode = st.segmented_control("Map", MAPS, default="hexbins", key="explore_map") or "hexbins"
 if mode == "hexbins":
     st.plotly_chart(figures.hexbin_map(queries.hexbins(f, figures.HEX_RADIUS_DEG)))
 elif mode == "points":
@@ -43,7 +46,7 @@ elif mode == "points":
     st.caption(f"Showing {len(sample):,} of {total:,} located crashes (a fixed pseudo-random sample).")
     st.plotly_chart(figures.points_map(sample))
 else:
-    st.plotly_chart(figures.beats_map(queries.by_beat(f)))
+    area_map(f, mode)
 
 st.plotly_chart(figures.hit_and_run_shares(queries.hit_and_run_by(f)))
 if "people" in (missing := queries.missing_datasets()):

@@ -23,6 +23,10 @@ with
 {%- set held_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
 {%- set unit_watermark = load_watermark('unit_last_load_id') if 'unit_last_load_id' in held_columns else '' -%}
 {%- set person_watermark = load_watermark('person_last_load_id') if 'person_last_load_id' in held_columns else '' -%}
+{#- A table built before community areas were assigned: every crash is "newer" once. -#}
+{%- if 'community_area' not in held_columns -%}
+    {%- do model.setdefault('load_watermarks', {}).update({this ~ '.last_load_id': ''}) -%}
+{%- endif -%}
 newer_crashes as (
 
     select crash_record_id from {{ ref('stg_chicago__crashes') }}
@@ -89,16 +93,36 @@ beats as (
 
 ),
 
+{# Where the delivered location lies (point-in-polygon, int_crash_locations): rebuilt crashes only. #}
+crash_locations as (
+
+    select * from {{ ref('int_crash_locations') }}
+    {% if is_incremental() %}
+    where crash_record_id in (select changed.crash_record_id from changed)
+    {% endif %}
+
+),
+
+community_areas as (
+
+    select * from {{ ref('geo_community_areas') }}
+
+),
+
 located as (
 
     select
         crashes.*,
         {{ in_chicago('crashes.latitude', 'crashes.longitude') }} as has_valid_location,
         beats.median_latitude as beat_latitude,
-        beats.median_longitude as beat_longitude
+        beats.median_longitude as beat_longitude,
+        community_areas.community_area,
+        community_areas.community_area_name
 
     from crashes
     left join beats on crashes.beat_of_occurrence = beats.beat_of_occurrence
+    left join crash_locations on crashes.crash_record_id = crash_locations.crash_record_id
+    left join community_areas on crash_locations.community_area = community_areas.community_area
 
 ),
 
@@ -140,6 +164,8 @@ final as (
         {{ grid_bin('imputed.latitude') }} as lat_bin,
         {{ grid_bin('imputed.longitude') }} as lng_bin,
         cast(imputed.beat_of_occurrence as varchar) as beat_of_occurrence,
+        cast(imputed.community_area as integer) as community_area,
+        cast(imputed.community_area_name as varchar) as community_area_name,
         cast(imputed.street_no as varchar) as street_no,
         cast(imputed.street_direction as varchar) as street_direction,
         cast(imputed.street_name as varchar) as street_name,
