@@ -59,13 +59,17 @@ def _one_stage(job: str, stage: Stage, args: dict[str, Any], wait: bool) -> None
     from orchestration.flow import run_command
 
     with _exit_on_signal():
-        done = run_command(job, stage, {k: v for k, v in args.items() if v}, wait=wait)
+        done, recorded = run_command(job, stage, {k: v for k, v in args.items() if v}, wait=wait)
     if done.outcome and done.outcome.report:
         typer.echo(done.outcome.report)
     if done.status != "succeeded":
+        if isinstance(done.exception, CrashesError):  # still one line, naming the run that recorded it
+            error = CrashesError(f"{done.exception} — {recorded}")
+            error.exit_code = done.exception.exit_code
+            raise error from None
         if done.exception is not None:
             raise done.exception
-        typer.echo(f"error: {done.error}", err=True)
+        typer.echo(f"error: {done.error} — {recorded}", err=True)
         raise typer.Exit(1)
 
 

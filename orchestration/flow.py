@@ -50,12 +50,13 @@ def run_stages(
         return execute(run_id, job, planned, reporter)
 
 
-def run_command(job: str, stage: Stage, args: dict[str, Any], *, wait: bool = False) -> StageResult:
+def run_command(job: str, stage: Stage, args: dict[str, Any], *, wait: bool = False) -> tuple[StageResult, str]:
     """A single-stage command (`crashes ingest`, `build`, `train`, `score`) as a one-stage run,
     so a failed manual build is in the run history, status, metrics and alerts like any other.
-    The command prints the stage's report itself."""
-    result = run_stages(job, args, lambda: [stage], wait=wait, reporter=CommandReporter())
-    return result.stages[0]
+    The command prints the stage's report itself; returns the stage and the run it was recorded as."""
+    reporter = CommandReporter()
+    result = run_stages(job, args, lambda: [stage], wait=wait, reporter=reporter)
+    return result.stages[0], reporter.recorded or "not recorded"
 
 
 def _validate(since: date | None, until: date | None, datasets: str | None) -> None:

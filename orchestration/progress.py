@@ -63,8 +63,13 @@ class CommandReporter(PlainReporter):
     def stage_finished(self, run_id: int, stage: Stage, result: StageResult) -> None:
         pass
 
+    recorded: str | None = None
+
     def run_finished(self, run_id: int, result: RunResult) -> None:
-        self._line(f"recorded as run {run_id} ({result.job}): {'succeeded' if result.ok else 'failed'}")
+        """A success says so in a line; a failure's note goes on the command's one error line."""
+        self.recorded = f"recorded as run {run_id} ({result.job}): {'succeeded' if result.ok else 'failed'}"
+        if result.ok:
+            self._line(self.recorded)
 
 
 class JsonReporter:

@@ -71,12 +71,13 @@ def _remove_crash_without_key(warehouse: Path) -> None:
 
 
 def _raw_datasets(warehouse: Path) -> list[str]:
+    """The datasets raw holds rows of (the raw sync creates every dataset's table, empty if need be)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return [
             r[0]
             for r in con.execute(
-                "select table_name from duckdb_tables() where schema_name = 'raw' and list_contains(?, table_name)"
-                " order by 1",
+                "select table_name from duckdb_tables()"
+                " where schema_name = 'raw' and list_contains(?, table_name) and estimated_size > 0 order by 1",
                 [list(DATASETS)],
             ).fetchall()
         ]

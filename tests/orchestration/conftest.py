@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
+import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -140,3 +143,38 @@ def copy_home(reference: ReferenceRun, target: Path) -> Path:
 
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def start_run(home: Path, url: str, *extra: str, stderr: Any = subprocess.DEVNULL) -> subprocess.Popen[str]:
+    """A real `crashes run` in the background, its progress as JSON events on stdout."""
+    return subprocess.Popen(
+        [str(PROJECT / ".venv/bin/crashes"), "run", "--base-url", url, "--log-format", "json", *extra],
+        env=run_env(home),
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        cwd=PROJECT,
+    )
+
+
+def wait_into_stage(proc: subprocess.Popen[str], stage: str, after_s: float) -> None:
+    """Read the run's events until `stage` starts, then wait `after_s`; the run must still be in it."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event = json.loads(line)
+        assert event["event"] != "run_finished", f"the run ended before reaching {stage}: {event}"
+        if event["event"] == "stage_started" and event["stage"] == stage:
+            time.sleep(after_s)
+            break
+    else:
+        pytest.fail(f"the run exited before {stage} started")
+    assert proc.poll() is None, f"the run finished within {after_s}s of starting {stage}"
+
+
+def stage_status(home: Path, run_id: int, stage: str) -> str:
+    con = sqlite3.connect(home / "ops.sqlite")
+    try:
+        (status,) = con.execute("SELECT status FROM stages WHERE run_id = ? AND name = ?", (run_id, stage)).fetchone()
+    finally:
+        con.close()
+    return str(status)

@@ -44,8 +44,10 @@ def test_a_selection_that_matches_nothing_fails_in_one_line(built_home: Path) ->
         cwd=PROJECT,
     )
     assert out.returncode == 2, out.stdout + out.stderr
+    # One line: what went wrong, then which run of the history recorded the failure.
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "'nonexistent' matches no dbt" in lines[0], out.stderr
+    assert lines[0].endswith("(build): failed") and "recorded as run " in lines[0], out.stderr
     assert "gold published" not in out.stdout
     assert gold.current() == before
 

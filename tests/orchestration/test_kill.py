@@ -4,7 +4,6 @@ and the scheduler while its job waits for the lock and while it runs."""
 
 from __future__ import annotations
 
-import json
 import signal
 import sqlite3
 import subprocess
@@ -25,44 +24,22 @@ from tests.orchestration.conftest import (
     file_digest,
     row_counts,
     run_env,
+    stage_status,
+    start_run,
+    wait_into_stage,
 )
 from tests.orchestration.monitoring import free_port
 
 
 def _kill_during(home: Path, url: str, stage: str, after_s: float) -> None:
     """Start a run and SIGKILL it `after_s` seconds into `stage`."""
-    proc = subprocess.Popen(
-        [str(PROJECT / ".venv/bin/crashes"), "run", "--base-url", url, "--log-format", "json"],
-        env=run_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=PROJECT,
-    )
-    assert proc.stdout is not None
+    proc = start_run(home, url)
     try:
-        for line in proc.stdout:
-            event = json.loads(line)
-            assert event["event"] != "run_finished", f"the run ended before reaching {stage}: {event}"
-            if event["event"] == "stage_started" and event["stage"] == stage:
-                time.sleep(after_s)
-                break
-        else:
-            pytest.fail(f"the run exited before {stage} started")
-        assert proc.poll() is None, f"the run finished within {after_s}s of starting {stage}"
+        wait_into_stage(proc, stage, after_s)
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
-
-
-def _stage_status(home: Path, run_id: int, stage: str) -> str:
-    con = sqlite3.connect(home / "ops.sqlite")
-    try:
-        (status,) = con.execute("SELECT status FROM stages WHERE run_id = ? AND name = ?", (run_id, stage)).fetchone()
-    finally:
-        con.close()
-    return str(status)
 
 
 def test_sigkill_during_ingest_and_build_then_rerun_matches_an_uninterrupted_run(
@@ -81,8 +58,8 @@ def test_sigkill_during_ingest_and_build_then_rerun_matches_an_uninterrupted_run
     _kill_during(home, reference_run.url, "build", after_s=5.0)
     final = crashes_run(home, reference_run.url)
     # Proof the kills landed inside those stages: the next run found them running and closed them.
-    assert _stage_status(home, 1, "ingest") == "interrupted"
-    assert _stage_status(home, 2, "build") == "interrupted"
+    assert stage_status(home, 1, "ingest") == "interrupted"
+    assert stage_status(home, 2, "build") == "interrupted"
     assert row_counts(home) == expected, final.stdout[-3000:] + final.stderr[-3000:]
     assert final.returncode == reference_run.process.returncode, "the resumed run ends as the uninterrupted one"
 
@@ -112,25 +89,9 @@ def test_sigterm_during_each_stage_ends_the_run_interrupted_with_exit_143(
     (last_run,) = _ops(home, "SELECT max(id) FROM runs")[0]
     extra = ["--train"] if stage == "train" else []
     stderr = tmp_path / "stderr"
-    proc = subprocess.Popen(
-        [str(PROJECT / ".venv/bin/crashes"), "run", "--base-url", grown.url, "--log-format", "json", *extra],
-        env=run_env(home),
-        stdout=subprocess.PIPE,
-        stderr=stderr.open("w"),  # a file, so the wait below times the process, not its pipes
-        text=True,
-        cwd=PROJECT,
-    )
-    assert proc.stdout is not None
+    proc = start_run(home, grown.url, *extra, stderr=stderr.open("w"))  # a file: the wait times the process
     try:
-        for line in proc.stdout:
-            event = json.loads(line)
-            assert event["event"] != "run_finished", f"the run ended before reaching {stage}: {event}"
-            if event["event"] == "stage_started" and event["stage"] == stage:
-                time.sleep(SIGTERM_AFTER[stage])
-                break
-        else:
-            pytest.fail(f"the run exited before {stage} started")
-        assert proc.poll() is None, f"the run finished within {SIGTERM_AFTER[stage]}s of starting {stage}"
+        wait_into_stage(proc, stage, SIGTERM_AFTER[stage])
         signalled = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)

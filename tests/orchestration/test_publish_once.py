@@ -21,7 +21,9 @@ from tests.orchestration.conftest import (
     copy_home,
     crashes_run,
     file_digest,
-    run_env,
+    stage_status,
+    start_run,
+    wait_into_stage,
 )
 
 # A reader as the dashboard is one: a new read-only connection to gold.duckdb per read, in its own
@@ -117,41 +119,19 @@ def test_a_reader_never_sees_crashes_without_their_scores(
     print(f"{len(reads)} reads ({len(during)} during a {ended - started:.1f} s run adding {grown.added} crashes)")
 
 
-def _stage_status(home: Path, run_id: int, stage: str) -> str:
-    con = sqlite3.connect(home / "ops.sqlite")
-    try:
-        (status,) = con.execute("SELECT status FROM stages WHERE run_id = ? AND name = ?", (run_id, stage)).fetchone()
-    finally:
-        con.close()
-    return str(status)
-
-
 def test_sigkill_during_score_leaves_the_previous_snapshot(
     tmp_path: Path, reference_run: ReferenceRun, grown: Grown
 ) -> None:
     home = copy_home(reference_run, tmp_path / "home")
     published = file_digest(home / "gold.duckdb")
-    proc = subprocess.Popen(
-        [str(PROJECT / ".venv/bin/crashes"), "run", "--base-url", grown.url, "--log-format", "json"],
-        env=run_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=PROJECT,
-    )
-    assert proc.stdout is not None
+    proc = start_run(home, grown.url)
     try:
-        for line in proc.stdout:
-            event = json.loads(line)
-            if event["event"] == "stage_started" and event["stage"] == "score":
-                time.sleep(0.3)
-                proc.send_signal(signal.SIGKILL)
-                break
-            assert event["event"] != "run_finished", f"the run ended before score: {event}"
+        wait_into_stage(proc, "score", 0.3)
+        proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "killed, not finished"
     run_id = max(r[0] for r in sqlite3.connect(home / "ops.sqlite").execute("SELECT id FROM runs"))
-    assert _stage_status(home, run_id, "build") == "succeeded", "the run had built the new crashes"
-    assert _stage_status(home, run_id, "score") == "running", "the kill landed during score"
+    assert stage_status(home, run_id, "build") == "succeeded", "the run had built the new crashes"
+    assert stage_status(home, run_id, "score") == "running", "the kill landed during score"
     assert file_digest(home / "gold.duckdb") == published, "gold is still the previous run's snapshot"
