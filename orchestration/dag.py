@@ -43,6 +43,10 @@ class Stage:
     run: Callable[[], StageOutcome]
     after: tuple[str, ...] = ()
     description: str = ""
+    # For a stage with a commit point (a publish): called just before the stage runs, it returns
+    # a check of whether the stage's effect is already committed. A signal that lands after the
+    # commit point then leaves the stage `succeeded`, as it is, not `interrupted`.
+    commit_probe: Callable[[], Callable[[], bool]] | None = None
 
 
 @dataclass
@@ -139,7 +143,10 @@ def execute(run_id: int, job: str, stages: list[Stage], reporter: Reporter) -> R
     try:
         reporter.run_started(run_id, job, plan)
         for stage in plan:
-            current = stage.name
+            if signals.received() is not None:  # it came after the last stage's commit point
+                current = f"after {results[-1].name}" if results else ""
+                raise KeyboardInterrupt
+            current = f"during {stage.name}"
             blocked = [d for d in stage.after if status.get(d) != "succeeded"]
             if blocked:
                 result = StageResult(stage.name, "skipped", error=f"{blocked[0]} did not succeed")
@@ -160,10 +167,15 @@ def execute(run_id: int, job: str, stages: list[Stage], reporter: Reporter) -> R
     return outcome
 
 
-def _interrupted(stage: str) -> str:
+def _signal_name() -> str:
+    sig = signals.received()
+    return signal.Signals(sig).name if sig else "interrupt"
+
+
+def _interrupted(when: str) -> str:
     sig = signals.received()
     by = f" by {signal.Signals(sig).name}" if sig else ""
-    return f"interrupted{by} during {stage}" if stage else f"interrupted{by}"
+    return f"interrupted{by} {when}" if when else f"interrupted{by}"
 
 
 def _run_stage(run_id: int, stage: Stage, reporter: Reporter) -> StageResult:
@@ -172,6 +184,7 @@ def _run_stage(run_id: int, stage: Stage, reporter: Reporter) -> StageResult:
     t0 = time.perf_counter()
     error: str | None = None
     failure: Exception | None = None
+    committed = stage.commit_probe() if stage.commit_probe else None
     try:
         try:
             with reporter.stage_output():
@@ -185,7 +198,12 @@ def _run_stage(run_id: int, stage: Stage, reporter: Reporter) -> StageResult:
             raise KeyboardInterrupt
     except KeyboardInterrupt as exc:
         signals.caught(exc)
-        took, why = time.perf_counter() - t0, _interrupted(stage.name)
+        took, why = time.perf_counter() - t0, _interrupted(f"during {stage.name}")
+        if committed is not None and committed():
+            summary = f"committed before the {_signal_name()} arrived; the run stops after this stage"
+            outcome = StageOutcome(summary=summary)
+            runs.stage_finished(run_id, stage.name, "succeeded", outcome, duration_s=took)
+            return StageResult(stage.name, "succeeded", took, outcome)
         runs.stage_finished(run_id, stage.name, "interrupted", duration_s=took, error=why)
         reporter.stage_finished(run_id, stage, StageResult(stage.name, "interrupted", took, error=why))
         raise

@@ -33,6 +33,11 @@ def received() -> int | None:
     return _received
 
 
+def stop_requested() -> bool:
+    """Whether a stop signal has come during the current run: asked before a commit point."""
+    return _received is not None
+
+
 def caught(exc: BaseException) -> None:
     """Note the signal behind a KeyboardInterrupt our handler did not see: dlt puts its own in
     place while it normalizes and loads, drains its job pools, then raises a KeyboardInterrupt

@@ -7,9 +7,11 @@ and turns its result into a `StageOutcome` for the run history. A result that sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from orchestration import signals
 from orchestration.dag import Stage, StageFailed, StageOutcome
 from orchestration.layers import raw_facts
 from orchestration.model_info import current_model
@@ -103,7 +105,9 @@ def build(
 
         if from_gold:
             reset_build()
-        result = run_build(select=select, full_refresh=full_refresh, publish_gold=publish)
+        result = run_build(
+            select=select, full_refresh=full_refresh, publish_gold=publish, stop_requested=signals.stop_requested
+        )
         outcome = StageOutcome(
             summary=_first_line(result),
             report=_report(result),
@@ -119,7 +123,16 @@ def build(
 
     what = f"dbt build {select}, tests" if select else "dbt build, tests"
     then = "publish gold" if publish else "hold the marts for the run's publish"
-    return Stage(name, run, after=after, description=f"{what}, {then}")
+    probe = _gold_changed if publish else None
+    return Stage(name, run, after=after, description=f"{what}, {then}", commit_probe=probe)
+
+
+def _gold_changed() -> Callable[[], bool]:
+    """A publishing stage's commit point is the swap of the `gold.duckdb` link."""
+    from crashes.gold import current
+
+    before = current()
+    return lambda: current() != before
 
 
 def publish_scores(after: tuple[str, ...] = ("score",), from_gold: bool = False) -> Stage:
@@ -176,7 +189,9 @@ def score(after: tuple[str, ...], unpublished: bool = True, publish: bool = Fals
         return outcome
 
     what = ", publish gold" if publish else ""
-    return Stage("score", run, after=after, description=f"score every crash with the current model{what}")
+    probe = _gold_changed if publish else None
+    description = f"score every crash with the current model{what}"
+    return Stage("score", run, after=after, description=description, commit_probe=probe)
 
 
 def pipeline(

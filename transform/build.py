@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,9 +165,15 @@ def reset_build() -> None:
     discard_build(settings.home / GOLD_BUILD_FILE, settings.gold_path)
 
 
-def build(select: str | None = None, full_refresh: bool = False, publish_gold: bool = True) -> BuildResult:
+def build(
+    select: str | None = None,
+    full_refresh: bool = False,
+    publish_gold: bool = True,
+    stop_requested: Callable[[], bool] | None = None,
+) -> BuildResult:
     """Gate the new loads, build and test with dbt, and publish gold if everything passed
-    (with `publish_gold=False`, leave the tested marts for a publish at the run's end)."""
+    (with `publish_gold=False`, leave the tested marts for a publish at the run's end).
+    `stop_requested`: see `publish`."""
     settings = get_settings().ensure()
     started = time.perf_counter()
     _require_raw(settings.warehouse_path)
@@ -206,7 +213,8 @@ def build(select: str | None = None, full_refresh: bool = False, publish_gold: b
         try:
             docs = model_docs(paths.target, "marts")
             if publish_gold:
-                result.rows_per_mart = publish(settings.home / GOLD_BUILD_FILE, settings.gold_path, docs)
+                built = settings.home / GOLD_BUILD_FILE
+                result.rows_per_mart = publish(built, settings.gold_path, docs, stop_requested)
                 result.published = settings.gold_path
             else:
                 result.rows_per_mart = prepare(settings.home / GOLD_BUILD_FILE, docs)

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -218,10 +219,17 @@ def _collect_old_versions(gold: Path) -> None:
             shutil.rmtree(old.parent, ignore_errors=True)  # with any .wal a read-write opener left
 
 
-def publish(build: Path, gold: Path, docs: dict[str, TableDocs] | None = None) -> dict[str, int]:
+def publish(
+    build: Path,
+    gold: Path,
+    docs: dict[str, TableDocs] | None = None,
+    stop_requested: Callable[[], bool] | None = None,
+) -> dict[str, int]:
     """Copy the built marts to a new version file and point `gold` at it; rows per mart.
 
     On any error the temporary file is removed and `gold` still points at the previous snapshot.
+    `stop_requested` is asked last thing before the swap: a run told to stop (SIGTERM) while it
+    copied, or whose signal a library swallowed, publishes nothing and raises KeyboardInterrupt.
     """
     if not build.exists():
         raise FileNotFoundError(f"no built marts at {build}: dbt has not built gold yet")
@@ -236,6 +244,8 @@ def publish(build: Path, gold: Path, docs: dict[str, TableDocs] | None = None) -
         os.replace(tmp, version)
         _fsync_dir(folder)
         _fsync_dir(folder.parent)
+        if stop_requested is not None and stop_requested():
+            raise KeyboardInterrupt("stop requested before the publish")
         _point(gold, version)
     except BaseException:
         if current(gold) != version:

@@ -180,3 +180,18 @@ def test_a_full_disk_fails_the_publish_and_keeps_gold(crashes_home: Path, small_
     assert [p.name for p in before.parent.iterdir()] == ["gold.duckdb"]
     with gold.connect() as con:
         assert _count(con) == 50
+
+
+def test_a_stop_requested_before_the_swap_publishes_nothing(crashes_home: Path) -> None:
+    """A run told to stop while it copied (or whose signal a library swallowed) must not publish
+    after all: the previous snapshot stays current and the new version's folder is gone."""
+    gold_link = crashes_home / "gold.duckdb"
+    publish.publish(_build(crashes_home, 100), gold_link)
+    before, kept = gold.current(gold_link), gold.versions(gold_link)
+    with pytest.raises(KeyboardInterrupt):
+        publish.publish(_build(crashes_home, 200), gold_link, stop_requested=lambda: True)
+    assert gold.current(gold_link) == before and gold.versions(gold_link) == kept
+    assert sorted(p.name for p in gold.versions_dir(gold_link).iterdir()) == [p.parent.name for p in kept]
+    publish.publish(_build(crashes_home, 300), gold_link, stop_requested=lambda: False)
+    with gold.connect() as con:
+        assert _count(con) == 300

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -160,3 +162,52 @@ def test_terminal_progress_marks_each_stage(crashes_home: Path) -> None:
     assert "✓ ingest succeeded" in text and "1,204 rows" in text
     assert "✗ build failed" in text and "2 dbt tests failed" in text
     assert f"run {run_id} failed" in text
+
+
+def _committing_stage(marker: Path, signal_after_commit: bool) -> Stage:
+    """A stage with a commit point (writing `marker`, as a publish swaps the gold link) that then
+    receives a real SIGTERM, after the commit or before it."""
+    import os
+    import signal
+
+    def probe() -> Callable[[], bool]:
+        return marker.exists
+
+    def run() -> StageOutcome:
+        if not signal_after_commit:
+            os.kill(os.getpid(), signal.SIGTERM)
+        marker.write_text("published")
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler raises here when this is the first
+        time.sleep(5)  # not reached: the signal lands at once in the main thread
+        return StageOutcome(summary="published")
+
+    return Stage("publish", run, after=("score",), commit_probe=probe)
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["after-commit", "before-commit"])
+def test_sigterm_after_a_commit_point_leaves_the_stage_succeeded(crashes_home: Path, committed: bool) -> None:
+    marker, log = crashes_home / "published", []
+    stages = [_step("score", log, after=()), _committing_stage(marker, committed), _step("notify", log, ("publish",))]
+    with pytest.raises(KeyboardInterrupt):
+        run_stages("incremental", {}, lambda: stages, log_format="plain")
+    (run,) = runs.recent_runs(1)
+    recorded = {s.name: s.status for s in runs.stages_for(run.id)}
+    assert marker.exists() is committed
+    assert recorded == {
+        "score": "succeeded",
+        "publish": "succeeded" if committed else "interrupted",
+        "notify": "pending",
+    }, "a stage whose effect is committed is recorded as done; nothing runs after the signal"
+    assert run.status == "interrupted"
+    assert run.error == f"interrupted by SIGTERM {'after' if committed else 'during'} publish"
+    assert log == ["score"]
+
+
+def test_sigterm_after_the_last_stage_commits_ends_the_run_succeeded(crashes_home: Path) -> None:
+    marker, log = crashes_home / "published", []
+    stages = [_step("score", log, after=()), _committing_stage(marker, signal_after_commit=True)]
+    result = run_stages("incremental", {}, lambda: stages, log_format="plain")
+    assert result.ok and marker.exists()
+    (run,) = runs.recent_runs(1)
+    assert run.status == "succeeded", "every stage's work is done: the run says so"
+    assert [s.status for s in runs.stages_for(run.id)] == ["succeeded", "succeeded"]

@@ -102,6 +102,13 @@ def test_sigterm_during_each_stage_ends_the_run_interrupted_with_exit_143(
             proc.kill()
             proc.wait()
     print(f"SIGTERM during {stage}: exit {proc.returncode} after {took:.1f} s")
+    done = _ops(home, "SELECT status FROM stages WHERE run_id > ? AND name = ?", last_run, stage) == [("succeeded",)]
+    if stage == "publish" and done:  # on a loaded machine the signal can land after the swap, the commit point
+        ((status,),) = _ops(home, "SELECT status FROM runs WHERE id > ?", last_run)
+        assert (proc.returncode, status) == (0, "succeeded"), err[-3000:]
+        assert file_digest(home / "gold.duckdb") != published, "a publish recorded done did publish"
+        print("the SIGTERM came after the publish's commit point: the run is recorded, truthfully, as done")
+        return
     assert proc.returncode == 143, err[-3000:]
     assert took < EXIT_WITHIN_S, f"took {took:.1f} s to stop after SIGTERM during {stage}"
     ((run_id, status, ended, error),) = _ops(home, "SELECT id, status, ended, error FROM runs WHERE id > ?", last_run)
