@@ -88,7 +88,7 @@ def _bronze(listing: BronzeListing | None) -> tuple[bool, str]:
     files = listing.files
     found = f"{len(files)} parquet files in {files['load_id'].nunique() if len(files) else 0} loads"
     if get_settings().bronze_is_local:
-        found += " (a local folder; S3/MinIO not configured: CRASHES_BRONZE_URL=s3://…)"
+        found += " · local folder (S3/MinIO not configured)"
     return True, found
 
 
@@ -122,11 +122,12 @@ def _evidence() -> tuple[bool, str]:
     return True, f"built {built:%Y-%m-%d %H:%M} UTC"
 
 
-def _optional(check: Check, configured: bool) -> Check:
+def _optional(check: Check, service: str) -> Check:
     """An optional service left at its default address with nothing there is not configured."""
-    if check.ok or configured:
+    if check.ok or service in get_settings().urls_set:
         return check
-    return replace(check, unconfigured=True, detail=f"nothing at the default address ({check.detail})")
+    detail = f"nothing answers at the default address; set CRASHES_{service.upper()}_URL"
+    return replace(check, unconfigured=True, detail=detail)
 
 
 def run_checks(bronze: BronzeListing | None = None) -> list[Check]:
@@ -134,7 +135,6 @@ def run_checks(bronze: BronzeListing | None = None) -> list[Check]:
     Prometheus (so their links can say whether anything answers there), then whether the Evidence
     site is built. Pass a bronze listing the caller already made to avoid listing twice."""
     ends = endpoints()
-    urls_set = get_settings().urls_set
     prometheus_ready = ends.prometheus.rstrip("/") + "/-/ready"
     with ThreadPoolExecutor(max_workers=5) as pool:
         futures = [
@@ -145,7 +145,7 @@ def run_checks(bronze: BronzeListing | None = None) -> list[Check]:
             pool.submit(_timed, "Prometheus", lambda: _http(prometheus_ready), ends.prometheus),
         ]
         checks = [f.result() for f in futures]
-    checks[3] = _optional(checks[3], "docs" in urls_set)
-    checks[4] = _optional(checks[4], "prometheus" in urls_set)
+    checks[3] = _optional(checks[3], "docs")
+    checks[4] = _optional(checks[4], "prometheus")
     evidence = _timed("Evidence site", _evidence, str(EVIDENCE_BUILD))
     return [*checks, replace(evidence, unconfigured=not evidence.ok)]
