@@ -29,6 +29,9 @@ class Settings:
     prometheus_url: str
     # Plotly map style for the dashboard's maps (tiles need internet; shapes draw without).
     map_style: str
+    # Which of those URLs were set (CRASHES_METRICS_URL…): an optional service left at its default
+    # and not answering is "not configured", not down.
+    urls_set: frozenset[str] = frozenset()
     # How often a scheduler beats its heartbeat in ops.sqlite; it counts as dead after 3 missed.
     scheduler_beat_seconds: float = 10.0
 
@@ -114,4 +117,5 @@ def get_settings() -> Settings:
         prometheus_url=os.environ.get("CRASHES_PROMETHEUS_URL") or "http://127.0.0.1:9090/",
         map_style=os.environ.get("CRASHES_MAP_STYLE") or "open-street-map",
         scheduler_beat_seconds=_seconds("CRASHES_SCHEDULER_BEAT_SECONDS", 10.0),
+        urls_set=frozenset(k for k in ("metrics", "docs", "prometheus") if os.environ.get(f"CRASHES_{k.upper()}_URL")),
     )

@@ -22,6 +22,10 @@ CHICAGO = {"lat": 41.84, "lon": -87.68}
 WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]  # the portal's 1 = Sunday
 # Hexagon circumradius for the map's hexbins: 0.006° of latitude ≈ 670 m.
 HEX_RADIUS_DEG = 0.006
+# Fewer crashes than this behind a share and the share is noise (±18 points at n = 30, p = 0.3).
+SMALL_N = 30
+# Above the plot area, right-aligned (titles sit left): a legend never covers an axis or data.
+LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1}
 
 
 def _map_layout(fig: go.Figure, zoom: float = 9.3) -> go.Figure:
@@ -42,7 +46,7 @@ def over_time(df: pd.DataFrame, grain: str) -> go.Figure:
     )
     fig.update_yaxes(title_text=f"crashes per {grain}", secondary_y=False)
     fig.update_yaxes(title_text="hit-and-run share", tickformat=".0%", secondary_y=True, rangemode="tozero")
-    fig.update_layout(title=f"Crashes per {grain}", legend={"orientation": "h"}, height=380, bargap=0.05)
+    fig.update_layout(title=f"Crashes per {grain}", legend=LEGEND_ABOVE, height=380, bargap=0.05)
     return fig
 
 
@@ -112,8 +116,8 @@ def points_map(df: pd.DataFrame) -> go.Figure:
             marker={"size": 5, "color": color, "opacity": 0.6},
             text=part["first_crash_type"] + " · beat " + part["beat_of_occurrence"].fillna("?"),
         )
-    fig.update_layout(title="Crash locations (sample)", legend={"orientation": "h"})
-    return _map_layout(fig, zoom=9.5)
+    fig.update_layout(title="Crash locations (sample)", legend=LEGEND_ABOVE)
+    return _map_layout(fig, zoom=9.5).update_layout(margin={"t": 60})
 
 
 def hit_and_run_shares(df: pd.DataFrame, top: int = 8) -> go.Figure:
@@ -127,20 +131,32 @@ def hit_and_run_shares(df: pd.DataFrame, top: int = 8) -> go.Figure:
     )
     for k, name in enumerate(names):
         part = df[df["dimension"] == name].nlargest(top, "crashes").sort_values("hit_and_run_share")
+        small = part["crashes"] < SMALL_N
         fig.add_bar(
             x=part["hit_and_run_share"],
             y=part["value"].str.slice(0, 28),
             orientation="h",
             showlegend=False,
-            text=part["crashes"].map("{:,}".format),
+            text=[f"n={n:,}" if few else f"{n:,}" for n, few in zip(part["crashes"], small, strict=True)],
             textposition="auto",
-            marker_color="#e45756",
-            hovertemplate="%{y}: %{x:.1%} of %{text} crashes<extra></extra>",
+            marker={
+                "color": ["#bdbdbd" if few else "#e45756" for few in small],
+                "pattern": {"shape": ["/" if few else "" for few in small]},
+            },
+            customdata=part["crashes"],
+            hovertemplate="%{y}: %{x:.1%} of %{customdata:,} crashes<extra></extra>",
             row=k // 2 + 1,
             col=k % 2 + 1,
         )
     fig.update_xaxes(tickformat=".0%", rangemode="tozero")
-    fig.update_layout(title="Hit-and-run share (bar text: crashes)", height=640, margin={"l": 10, "r": 10})
+    fig.update_layout(
+        title={
+            "text": "Hit-and-run share (bar text: crashes)"
+            f"<br><sup>grey hatched: fewer than {SMALL_N} crashes, too few for a share to mean much</sup>"
+        },
+        height=660,
+        margin={"l": 10, "r": 10, "t": 100},
+    )
     return fig
 
 
@@ -160,7 +176,7 @@ def injuries_by_road_user(df: pd.DataFrame) -> go.Figure:
         col=2,
     )
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
-    fig.update_layout(title="Injuries by road user", barmode="group", height=360, legend={"orientation": "h"})
+    fig.update_layout(title="Injuries by road user", barmode="group", height=380, legend=LEGEND_ABOVE, margin={"t": 90})
     return fig
 
 
@@ -187,7 +203,7 @@ def calibration(predicted: pd.Series, observed: pd.Series, label: str) -> go.Fig
         xaxis_title="mean predicted probability (bin)",
         yaxis_title="observed hit-and-run share",
         height=380,
-        legend={"orientation": "h"},
+        legend=LEGEND_ABOVE,
     )
     return fig
 

@@ -2,7 +2,9 @@
 
 The seed dashboard assumed services were up; each check here does the operation a user depends
 on and reports what it found or the error it met. The HTTP probes run in parallel with short
-timeouts so a dead service costs the page well under a second.
+timeouts so a dead service costs the page well under a second. An optional service nobody set up
+(Prometheus or the docs site at their default address with nothing there, the Evidence site never
+built) reads "not configured": a red DOWN is for what was set up and does not answer.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
 
 import requests
 
@@ -20,6 +24,7 @@ from crashes.gold import connect
 from dashboard.bronze import BronzeListing, list_bronze
 
 HTTP_TIMEOUT_S = 1.0
+EVIDENCE_BUILD = Path(__file__).resolve().parent / "evidence" / "build"
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,11 @@ class Check:
     detail: str
     url: str = ""
     seconds: float = 0.0
+    unconfigured: bool = False
+
+    @property
+    def state(self) -> str:
+        return "ok" if self.ok else "not configured" if self.unconfigured else "down"
 
 
 @dataclass(frozen=True)
@@ -76,7 +86,10 @@ def _bronze(listing: BronzeListing | None) -> tuple[bool, str]:
     if not listing.reachable:
         return False, listing.error
     files = listing.files
-    return True, f"{len(files)} parquet files in {files['load_id'].nunique() if len(files) else 0} loads"
+    found = f"{len(files)} parquet files in {files['load_id'].nunique() if len(files) else 0} loads"
+    if get_settings().bronze_is_local:
+        found += " · local folder (S3/MinIO not configured)"
+    return True, found
 
 
 def _get(url: str) -> requests.Response:
@@ -101,10 +114,26 @@ def _http(url: str) -> tuple[bool, str]:
     return response.ok, f"HTTP {response.status_code}"
 
 
+def _evidence() -> tuple[bool, str]:
+    index = EVIDENCE_BUILD / "index.html"
+    if not index.is_file():
+        return False, "site not built (`npm run build` in dashboard/evidence, needs internet)"
+    built = datetime.fromtimestamp(index.stat().st_mtime, tz=UTC)
+    return True, f"built {built:%Y-%m-%d %H:%M} UTC"
+
+
+def _optional(check: Check, service: str) -> Check:
+    """An optional service left at its default address with nothing there is not configured."""
+    if check.ok or service in get_settings().urls_set:
+        return check
+    detail = f"nothing answers at the default address; set CRASHES_{service.upper()}_URL"
+    return replace(check, unconfigured=True, detail=detail)
+
+
 def run_checks(bronze: BronzeListing | None = None) -> list[Check]:
     """Gold, bronze and the metrics endpoint (the pipeline's health), then the docs site and
-    Prometheus (so their links can say whether anything answers there). Pass a bronze listing
-    the caller already made to avoid listing twice."""
+    Prometheus (so their links can say whether anything answers there), then whether the Evidence
+    site is built. Pass a bronze listing the caller already made to avoid listing twice."""
     ends = endpoints()
     prometheus_ready = ends.prometheus.rstrip("/") + "/-/ready"
     with ThreadPoolExecutor(max_workers=5) as pool:
@@ -115,4 +144,8 @@ def run_checks(bronze: BronzeListing | None = None) -> list[Check]:
             pool.submit(_timed, "dbt docs site", lambda: _http(ends.docs), ends.docs),
             pool.submit(_timed, "Prometheus", lambda: _http(prometheus_ready), ends.prometheus),
         ]
-        return [f.result() for f in futures]
+        checks = [f.result() for f in futures]
+    checks[3] = _optional(checks[3], "docs")
+    checks[4] = _optional(checks[4], "prometheus")
+    evidence = _timed("Evidence site", _evidence, str(EVIDENCE_BUILD))
+    return [*checks, replace(evidence, unconfigured=not evidence.ok)]

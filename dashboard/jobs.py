@@ -10,6 +10,7 @@ CRASHES_HOME/dashboard/jobs/ for the page to show.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import subprocess
@@ -90,6 +91,37 @@ def command(
     return args
 
 
+def replay_command(path: Path, dataset: str | None = None, build: bool = True) -> list[str]:
+    """The child's command line for an export file saved from an upload (see `save_upload`)."""
+    if not path.is_file():
+        raise CrashesError(f"no export file at {path}")
+    args = [sys.executable, "-m", "dashboard.jobs", "replay", "--path", str(path)]
+    return args + (["--dataset", dataset] if dataset else []) + ([] if build else ["--no-build"])
+
+
+def save_upload(name: str, data: bytes) -> Path:
+    """Keep an uploaded export under CRASHES_HOME/uploads/ (named by time and its own base name,
+    which keeps its extension for shape detection): bronze gets the rows, this keeps the file."""
+    folder = get_settings().home / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    base = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(name).name).lstrip(".") or "export"
+    target = folder / f"{runs.now_iso()[:19].replace(':', '')}-{base}"
+    target.write_bytes(data)
+    return target
+
+
+def _replay(argv: list[str]) -> int:
+    from orchestration.flow import run_replay
+
+    parser = argparse.ArgumentParser(prog="python -m dashboard.jobs replay")
+    parser.add_argument("--path", required=True)
+    parser.add_argument("--dataset")
+    parser.add_argument("--no-build", action="store_true")
+    parsed = parser.parse_args(argv)
+    result = run_replay(parsed.path, parsed.dataset, build=not parsed.no_build, trigger="dashboard")
+    return 0 if result.ok else 1
+
+
 def start(argv: list[str]) -> StartedJob:
     """Start the child in its own session (a page rerun or a closed tab does not stop it)."""
     folder = get_settings().home / "dashboard" / "jobs"
@@ -107,6 +139,12 @@ def start(argv: list[str]) -> StartedJob:
 def _main(argv: list[str]) -> int:
     """In the child: run the job through the scheduler's entry point, recorded as "dashboard",
     refusing (not waiting) if another run holds the pipeline lock."""
+    if argv and argv[0] == "replay":
+        try:
+            return _replay(argv[1:])
+        except CrashesError as exc:
+            print(f"error: {exc}", flush=True)
+            return exc.exit_code
     if not argv or argv[0] not in JOBS:
         print(f"usage: python -m dashboard.jobs {{{','.join(JOBS)}}} [job arguments]", flush=True)
         return 2

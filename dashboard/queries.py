@@ -132,8 +132,22 @@ def preview(mart: str, filters: tuple[ColumnFilter, ...] = (), limit: int = 100)
     table = f"{SCHEMA}.{ident(mart)}"
     with connect() as con:
         matched = int(con.execute(f"select count(*) from {table} where {where}", params).fetchone()[0])
-        rows = con.execute(f"select * from {table} where {where} limit {int(limit)}", params).df()
+        rows = con.execute(
+            f"select * from {table} where {where} order by {_newest_first(types)} limit {int(limit)}", params
+        ).df()
+    for column in (c for c, kind in types.items() if kind == "DATE"):
+        if pd.api.types.is_datetime64_any_dtype(rows[column]):
+            rows[column] = rows[column].dt.date  # a DATE is a day, not midnight of it
     return rows, matched
+
+
+def _newest_first(types: dict[str, str]) -> str:
+    """A preview's order: the mart's time (its first timestamp, else its first date) newest first,
+    then its first column (the key, by the marts' convention), so the same rows come every time."""
+    columns = list(types)
+    times = [c for c in columns if types[c].startswith("TIMESTAMP")] or [c for c in columns if types[c] == "DATE"]
+    order = [f"{ident(times[0])} desc nulls last"] if times else []
+    return ", ".join([*order, ident(columns[0])])
 
 
 # --------------------------------------------------------------------------- overview

@@ -83,6 +83,13 @@ def ago(value: Any, now: datetime | None = None) -> str:
     return f"{seconds / 86400:,.1f} days ago"
 
 
+def stamp(value: Any) -> str:
+    """A timestamp to the second, or a dash when there is none (never `NaT` or `None`)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "–"
+    return f"{pd.Timestamp(value):%Y-%m-%d %H:%M:%S}"
+
+
 def missing_note(missing: list[str]) -> str | None:
     """One line for datasets never loaded: their figures are unknown, which is not zero."""
     if not missing:

@@ -111,6 +111,28 @@ def run_pipeline(
     )
 
 
+def run_replay(
+    path: str,
+    dataset: str | None = None,
+    *,
+    build: bool = True,
+    trigger: str = "dashboard",
+    log_format: str = "plain",
+    wait: bool = False,
+) -> RunResult:
+    """Export files through the replay path `crashes ingest --source replay` takes: a one-stage
+    `ingest` run, or with `build` the whole pipeline (job `replay`) so gold shows what they hold."""
+    options = {"source": "replay", "path": path, "dataset": dataset}
+    args = {k: v for k, v in {**options, "build": build}.items() if v}
+
+    def plan() -> list[Stage]:
+        if build:
+            return stages.pipeline(None, None, None, None, False, **options)
+        return [stages.ingest(None, None, None, None, **options)]
+
+    return run_stages("replay" if build else "ingest", args, plan, trigger=trigger, log_format=log_format, wait=wait)
+
+
 # --------------------------------------------------------------------------- scheduled jobs
 class _ArgParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:

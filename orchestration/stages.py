@@ -63,6 +63,7 @@ def ingest(since: date | None, until: date | None, datasets: str | None, base_ur
             rows_out={k: n - rejected.get(k, 0) for k, n in delivered.items()},
             detail={
                 "loads": [str(x) for x in (result.loads or [])],
+                "shapes": list(getattr(result, "shapes", None) or []),
                 "rejected": rejected,
                 "raw": raw.as_detail(),
             },
@@ -195,11 +196,17 @@ def score(after: tuple[str, ...], unpublished: bool = True, publish: bool = Fals
 
 
 def pipeline(
-    since: date | None, until: date | None, datasets: str | None, base_url: str | None, retrain: bool
+    since: date | None,
+    until: date | None,
+    datasets: str | None,
+    base_url: str | None,
+    retrain: bool,
+    **ingest_options: Any,
 ) -> list[Stage]:
     """ingest → quality → build → (train) → score → publish; train when asked or when no model
-    exists. Gold is published once, by the last stage: marts and scores of the same run."""
-    stages = [ingest(since, until, datasets, base_url), quality(), build(publish=False)]
+    exists. Gold is published once, by the last stage: marts and scores of the same run.
+    `ingest_options` go to the ingest stage (a replay of export files)."""
+    stages = [ingest(since, until, datasets, base_url, **ingest_options), quality(), build(publish=False)]
     if retrain or current_model() is None:
         stages += [train(), score(after=("build", "train"))]
     else:

@@ -1,5 +1,5 @@
-"""Ingest: start an incremental run or a backfill (crash-date window) in a separate process and
-follow it; the run is recorded in the history with trigger "dashboard"."""
+"""Ingest: start an incremental run, a backfill (crash-date window) or the load of an uploaded
+export file in a separate process and follow it; the run is recorded with trigger "dashboard"."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import streamlit as st
 from crashes.config import get_settings
 from crashes.errors import CrashesError
 from dashboard import progress, queries
-from dashboard.jobs import command
+from dashboard.jobs import command, replay_command, save_upload
 from dashboard.ui import page_title
 from orchestration import runs
 
@@ -58,10 +58,33 @@ if submitted:
     else:
         progress.start_and_track(argv)
 
+st.subheader("Load an export file")
+st.caption(
+    "A portal export (CSV, JSON, NDJSON or parquet, `.gz` allowed) of crashes, vehicles or people goes the way "
+    "`crashes ingest --source replay --path FILE` takes it: its shape (column names, date and location "
+    "renderings) is detected from the file and named in the run's summary."
+)
+with st.form("upload"):
+    uploaded = st.file_uploader("Export file", type=["csv", "json", "jsonl", "ndjson", "parquet", "gz"])
+    which = st.selectbox("Dataset", ["(detect from the file)", *DATASETS])
+    then_build = st.checkbox("Build and publish gold after loading", value=True)
+    load = st.form_submit_button("Load file")
+if load:
+    if uploaded is None:
+        st.error("Choose a file to load first.")
+    else:
+        try:
+            saved = save_upload(uploaded.name, uploaded.getvalue())
+            argv = replay_command(saved, None if which.startswith("(") else which, build=then_build)
+        except (CrashesError, OSError) as exc:
+            st.error(str(exc))
+        else:
+            progress.start_and_track(argv)
+
 job = progress.tracked()
 if job is not None:
     st.subheader("This session's run")
     progress.show(job)
 
 st.subheader("Run history")
-st.dataframe(queries.runs_table(25), hide_index=True)
+st.dataframe(progress.runs_frame(queries.runs_table(25)), hide_index=True)

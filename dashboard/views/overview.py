@@ -11,8 +11,8 @@ from crashes.config import get_settings
 from dashboard import queries, snapshot
 from dashboard.bronze import list_bronze
 from dashboard.health import endpoints, run_checks
-from dashboard.progress import stages_frame
-from dashboard.ui import ago, count, gold_missing, missing_note, page_title, share
+from dashboard.progress import DASH, runs_frame, stages_frame
+from dashboard.ui import ago, count, gold_missing, missing_note, page_title, share, stamp
 from orchestration import runs
 from orchestration.model_info import current_model
 
@@ -50,10 +50,12 @@ if has_gold:
 st.subheader("Health")
 bronze = list_bronze()
 checks = run_checks(bronze)
+DOTS = {"ok": (":green[●]", "OK"), "down": (":red[●]", "DOWN"), "not configured": (":gray[○]", "not configured")}
 for col, check in zip(st.columns(len(checks)), checks, strict=True):
+    dot, word = DOTS[check.state]
     with col.container(border=True):
-        st.markdown(f"{':green[●]' if check.ok else ':red[●]'} **{check.name}**")
-        st.caption(f"{'OK' if check.ok else 'DOWN'} · {check.detail}")
+        st.markdown(f"{dot} **{check.name}**")
+        st.caption(f"{word} · {check.detail}")
         st.caption(f"`{check.url}` · {check.seconds * 1000:,.0f} ms")
 ends = endpoints()
 links = st.columns([1, 1, 4])
@@ -68,12 +70,12 @@ ingest = runs.last_stage("ingest")
 raw_recorded = ingest.detail.get("raw", {}) if ingest else {}
 layer_rows = []
 for row in bronze.datasets().itertuples():
-    layer_rows.append({"layer": "bronze", "table": row.table, "rows": row.rows, "files": row.files})
+    layer_rows.append({"layer": "bronze", "table": row.table, "rows": row.rows, "files": f"{row.files:,}"})
 for table, n in sorted(raw_recorded.get("rows", {}).items()):
-    layer_rows.append({"layer": "raw (at last ingest)", "table": table, "rows": n, "files": None})
+    layer_rows.append({"layer": "raw (at last ingest)", "table": table, "rows": n, "files": DASH})
 if has_gold:
     for mart, n in queries.mart_rows().items():
-        layer_rows.append({"layer": "gold", "table": mart, "rows": n, "files": None})
+        layer_rows.append({"layer": "gold", "table": mart, "rows": n, "files": DASH})
 left.dataframe(pd.DataFrame(layer_rows, columns=["layer", "table", "rows", "files"]), hide_index=True, height=420)
 
 with right:
@@ -83,18 +85,18 @@ with right:
         published = snapshot.published()
         facts.append(("gold published", f"{published:%Y-%m-%d %H:%M} UTC", ago(published, now)))
         for r in queries.freshness().itertuples():
-            facts.append((f"{r.dataset}: newest crash", f"{r.latest_crash_ts}", "(crash time, Chicago local)"))
+            facts.append((f"{r.dataset}: newest crash", stamp(r.latest_crash_ts), "(crash time, Chicago local)"))
             facts.append(
                 (
                     f"{r.dataset}: newest Socrata update",
-                    f"{r.latest_source_updated_at}",
+                    stamp(r.latest_source_updated_at),
                     ago(r.latest_source_updated_at, now),
                 )
             )
-            facts.append((f"{r.dataset}: last load", f"{r.last_loaded_at}", ago(r.last_loaded_at, now)))
+            facts.append((f"{r.dataset}: last load", stamp(r.last_loaded_at), ago(r.last_loaded_at, now)))
     newest = raw_recorded.get("newest", {})
     if newest:
-        facts.append(("raw at last ingest: newest crash", newest.get("crash_date", "–"), ""))
+        facts.append(("raw at last ingest: newest crash", newest.get("crash_date") or DASH, ""))
     st.dataframe(pd.DataFrame(facts, columns=["fact", "value", "age"]), hide_index=True, height=420)
 
 # ----------------------------------------------------------------------------- runs
@@ -108,7 +110,7 @@ def last_runs() -> None:
     if recent.empty:
         st.info("No runs yet: `crashes run`, `crashes demo`, or the Ingest page.")
         return
-    st.dataframe(recent.drop(columns=["stages"]), hide_index=True)
+    st.dataframe(runs_frame(recent).drop(columns=["stages"]), hide_index=True)
     run_id = st.selectbox("Stages of run", recent["id"].tolist(), format_func=lambda i: f"#{i}")
     st.dataframe(stages_frame(int(run_id)), hide_index=True)
 

@@ -9,6 +9,7 @@ from croniter import croniter
 
 from crashes.errors import CrashesError
 from dashboard import queries
+from dashboard.progress import runs_frame
 from dashboard.ui import page_title
 from orchestration.flow import JOBS
 from orchestration.schedules import Schedule, add_schedule, list_schedules, local_now, remove_schedule, validate_cron
@@ -99,4 +100,4 @@ history = queries.runs_table(50, trigger="schedule")
 if history.empty:
     st.info("The scheduler has not run anything yet.")
 else:
-    st.dataframe(history, hide_index=True)
+    st.dataframe(runs_frame(history), hide_index=True)

@@ -76,3 +76,42 @@ def test_a_broken_page_is_caught(demo: Demo, tmp_path: Path) -> None:
     assert "query missing_table fails" in problems[0]
     assert "uses columns ['no_such_column'] that daily lacks" in problems[1]
     assert "uses unknown query not_a_query" in problems[2]
+
+
+def _caret_ok(version: str, spec: str) -> bool:
+    """npm's `^X.Y.Z` for the plain releases pinned here: same major, not older."""
+    want = tuple(int(p) for p in spec.removeprefix("^").split("-")[0].split("."))
+    have = tuple(int(p) for p in version.split("-")[0].split("."))
+    return have[0] == want[0] and have >= want
+
+
+def test_package_pins_install_and_the_lock_resolves_them() -> None:
+    """`npm install` failed with ERESOLVE (TypeScript 7 against svelte2tsx's `^4.9.4 || ^5.0.0`):
+    TypeScript 5 and duckdb-wasm are pinned, and the committed lock resolves exactly those, in sync
+    with package.json (what `npm ci` checks), with every platform's DuckDB binding."""
+    import json
+
+    package = json.loads((PROJECT / "package.json").read_text())
+    lock = json.loads((PROJECT / "package-lock.json").read_text())
+    pinned = {**package["dependencies"], **package.get("devDependencies", {})}
+    typescript, wasm = pinned["typescript"], pinned["@duckdb/duckdb-wasm"]
+    assert typescript.split(".")[0] == "5" and typescript.replace(".", "").isdigit(), typescript
+    assert wasm.replace(".", "").isdigit(), f"duckdb-wasm is not pinned to one version: {wasm}"
+    assert package["overrides"]["typescript"] == "$typescript"
+
+    packages = lock["packages"]
+    root = packages[""]
+    assert root["dependencies"] == package["dependencies"]
+    assert root.get("devDependencies", {}) == package.get("devDependencies", {})
+    tss = {k: v["version"] for k, v in packages.items() if k.endswith("node_modules/typescript")}
+    assert set(tss.values()) == {typescript}, tss
+    assert packages["node_modules/svelte2tsx"]["peerDependencies"]["typescript"] == "^4.9.4 || ^5.0.0"
+    wasms = {k: v["version"] for k, v in packages.items() if k.endswith("node_modules/@duckdb/duckdb-wasm")}
+    assert set(wasms.values()) == {wasm}, wasms
+    needs = [v["dependencies"]["@duckdb/duckdb-wasm"] for v in packages.values()
+             if "@duckdb/duckdb-wasm" in v.get("dependencies", {})]  # fmt: skip
+    assert needs and all(_caret_ok(wasm, spec) for spec in needs), needs
+    bindings = packages["node_modules/@duckdb/node-bindings"]["optionalDependencies"]
+    assert {f"node_modules/{name}" for name in bindings} <= set(packages), "a platform's binding is not locked"
+    assert all(v.get("resolved", "https://registry.npmjs.org/").startswith("https://registry.npmjs.org/")
+               for v in packages.values())  # fmt: skip

@@ -1,4 +1,4 @@
--- Police beat × month: counts and rates (agg_beat_monthly).
+-- Police beat × month: counts and rates (marts.agg_beat_monthly).
 select
     beat_of_occurrence,
     try_cast(beat_of_occurrence as integer) // 100 as district,

@@ -1,4 +1,4 @@
--- Primary contributory causes per year (agg_contributory_causes).
+-- Primary contributory causes per year (marts.agg_contributory_causes).
 select
     crash_year,
     prim_contributory_cause,

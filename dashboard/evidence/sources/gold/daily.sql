@@ -1,4 +1,4 @@
--- Crashes per day, all of Chicago (agg_crashes_daily).
+-- Crashes per day, all of Chicago (marts.agg_crashes_daily).
 select
     crash_date,
     crash_count,

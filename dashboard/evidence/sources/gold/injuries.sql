@@ -1,4 +1,4 @@
--- People involved and hurt per year and road user (agg_injuries_by_road_user).
+-- People involved and hurt per year and road user (marts.agg_injuries_by_road_user).
 select
     crash_year,
     road_user,
