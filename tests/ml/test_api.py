@@ -145,11 +145,19 @@ def test_a_batch_scores_every_crash_as_one_by_one(in_api_home: Api, trained: Tra
         assert [c["contribution"] for c in got["contributions"]] == pytest.approx(
             [c["contribution"] for c in one.contributions[:3]], rel=1e-9
         )
-    # The contributions of each crash still add up to its calibrated log-odds.
-    full = _score(in_api_home, crashes[:20], top=100).json()["scores"]
-    for got in full:
-        assert got["bias"] + sum(c["contribution"] for c in got["contributions"]) == pytest.approx(got["margin"], abs=1e-4)
+    # The contributions of each crash still add up to its calibrated log-odds, exact or approximate
+    # (same scores either way), and none at all asked for is the same scores without them.
+    exact = _score(in_api_home, crashes[:20], top=100).json()["scores"]
+    approx = _score(in_api_home, crashes[:20], top=100, contributions="approx").json()["scores"]
+    for got in (*exact, *approx):
+        total = got["bias"] + sum(c["contribution"] for c in got["contributions"])
+        assert total == pytest.approx(got["margin"], abs=1e-4)
         assert 1 / (1 + math.exp(-got["margin"])) == pytest.approx(got["probability"], abs=1e-6)
+    assert [s["probability"] for s in approx] == [s["probability"] for s in exact]
+    assert any(a["contributions"] != e["contributions"] for a, e in zip(approx, exact, strict=True))
+    bare = _score(in_api_home, crashes[:20], top=0).json()["scores"]
+    assert [(s["probability"], s["bias"]) for s in bare] == [(s["probability"], s["bias"]) for s in exact]
+    assert all(s["contributions"] == [] for s in bare)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -160,7 +168,7 @@ def test_a_batch_scores_every_crash_as_one_by_one(in_api_home: Api, trained: Tra
         ({"crashes": []}, ["body", "crashes"], "at least 1 item"),
         ({"crashes": {"crash_hour": 2}}, ["body", "crashes"], "valid list"),
         ({"crashes": [{"crash_hour": "two"}]}, ["body", "crashes", 0, "crash_hour"], "crash_hour must be a number"),
-        ({"crashes": [{"crash_hour": 24}]}, ["body", "crashes", 0, "crash_hour"], "crash_hour must be between 0 and 23"),
+        ({"crashes": [{"crash_hour": 24}]}, ["body", "crashes", 0, "crash_hour"], "must be between 0 and 23, got 24"),
         ({"crashes": [{}, {}, {"crash_hour": -1}]}, ["body", "crashes", 2, "crash_hour"], "between 0 and 23, got -1"),
         ({"crashes": [{"num_units": 2.5}]}, ["body", "crashes", 0, "num_units"], "num_units must be a whole number"),
         ({"crashes": [{"crash_day_of_week": True}]}, ["body", "crashes", 0, "crash_day_of_week"], "must be a number"),
@@ -169,6 +177,7 @@ def test_a_batch_scores_every_crash_as_one_by_one(in_api_home: Api, trained: Tra
         ({"crashes": [{"latitude": 40.0}]}, ["body", "crashes", 0, "latitude"], "latitude must be between 41.64"),
         ({"crashes": [{"injuries_total": 2}]}, ["body", "crashes", 0, "injuries_total"], "unknown field"),
         ({"crashes": [{"lane_cnt": 2}]}, ["body", "crashes", 0, "lane_cnt"], "lane_cnt is not a model input"),
+        ({"crashes": [{"crash_record_id": ["x"]}]}, ["body", "crashes", 0, "crash_record_id"], "valid string"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(api: Api, body: dict[str, Any], loc: list[Any], msg: str) -> None:
