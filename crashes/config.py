@@ -23,6 +23,7 @@ class Settings:
     metrics_port: int
     dashboard_port: int
     docs_port: int
+    api_port: int
     # Where other services answer, as seen from this process (docker-compose overrides them).
     metrics_url: str
     docs_url: str
@@ -112,6 +113,7 @@ def get_settings() -> Settings:
         metrics_port=metrics_port,
         dashboard_port=_int("CRASHES_DASHBOARD_PORT", 8501),
         docs_port=docs_port,
+        api_port=_int("CRASHES_API_PORT", 8100),
         metrics_url=os.environ.get("CRASHES_METRICS_URL") or f"http://127.0.0.1:{metrics_port}/metrics",
         docs_url=os.environ.get("CRASHES_DOCS_URL") or f"http://127.0.0.1:{docs_port}/",
         prometheus_url=os.environ.get("CRASHES_PROMETHEUS_URL") or "http://127.0.0.1:9090/",

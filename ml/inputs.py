@@ -114,10 +114,10 @@ def convert(column: str, values: pd.Series) -> tuple[pd.Series, list[Invalid]]:
 def convert_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every input column `frame` has, converted; and its problems (index, column, value, reason,
     must), in column order. Other columns are left out."""
-    typed = pd.DataFrame(index=frame.index)
+    converted: dict[str, pd.Series] = {}
     found: list[pd.DataFrame] = []
     for column in (c for c in KNOWN if c in frame.columns):
-        typed[column], problems = convert(column, frame[column])
+        converted[column], problems = convert(column, frame[column])
         for p in problems:
             bad = p.rows[p.rows].index
             if len(bad):
@@ -132,6 +132,7 @@ def convert_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                         }
                     )
                 )
+    typed = pd.DataFrame(converted, index=frame.index)  # one frame built at once, not column by column
     columns = ["index", "column", "value", "reason", "must"]
     problems = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns)
     return typed, problems

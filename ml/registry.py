@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,8 +128,8 @@ def set_current(version: str) -> None:
     os.replace(tmp, models / POINTER)
 
 
-def registered(version: str) -> RegisteredModel:
-    folder = _models_dir() / version
+def registered(version: str, models: Path | None = None) -> RegisteredModel:
+    folder = (models or _models_dir()) / version
     try:
         metadata = json.loads((folder / METADATA_FILE).read_text())
     except (OSError, ValueError) as exc:
@@ -145,10 +146,15 @@ def current_model() -> RegisteredModel | None:
     return registered(version) if version else None
 
 
-def load(version: str, mart_columns: list[str] | tuple[str, ...] | None = None, where: str = "gold") -> LoadedModel:
+def load(
+    version: str,
+    mart_columns: list[str] | tuple[str, ...] | None = None,
+    where: str = "gold",
+    models: Path | None = None,
+) -> LoadedModel:
     """A version's fitted pipeline; with `mart_columns` (of the mart in `where`), refuse a mart
     that lacks its inputs."""
-    info = registered(version)
+    info = registered(version, models)
     if info.metadata.get("feature_format") != FEATURE_FORMAT:
         raise CrashesError(
             f"model {version} was trained by an older ml package (feature format "
@@ -165,3 +171,50 @@ def load_current(mart_columns: list[str] | tuple[str, ...] | None = None, where:
     if info is None:
         raise CrashesError(f"no current model in {_models_dir()}: run `crashes train` first")
     return load(info.version, mart_columns, where)
+
+
+class CurrentModel:
+    """The current model for a long-running reader (the scoring API): loaded once, and again
+    only when `models/CURRENT` is replaced. `set_current` renames a new file over the pointer, so
+    one `stat` per call (a new inode or mtime) tells, without reading or unpickling anything."""
+
+    def __init__(self, models: Path | None = None):
+        self.models = models or _models_dir()
+        self._stamp: tuple[int, int] | None = None
+        self._model: LoadedModel | None = None
+        self._lock = threading.Lock()
+        self.reloads = 0
+        self.error: str | None = None  # why the last (re)load failed; the previous model stays
+
+    def _pointer_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.models / POINTER)
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def get(self) -> LoadedModel:
+        """The current model; a pointer that cannot be followed keeps the one loaded before."""
+        stamp = self._pointer_stamp()
+        model = self._model
+        if model is not None and stamp == self._stamp:
+            return model
+        with self._lock:  # one loader; the other requests wait for it, then share its model
+            if self._model is None or stamp != self._stamp:
+                self._follow(stamp)
+            if self._model is None:
+                raise CrashesError(self.error or f"no current model in {self.models}: run `crashes train` first")
+            return self._model
+
+    def _follow(self, stamp: tuple[int, int] | None) -> None:
+        self._stamp = stamp
+        try:
+            version = (self.models / POINTER).read_text().strip() if stamp else ""
+            if not version:
+                raise CrashesError(f"no current model in {self.models}: run `crashes train` first")
+            if self._model is None or self._model.version != version:
+                self._model = load(version, models=self.models)
+                self.reloads += 1
+            self.error = None
+        except Exception as exc:  # a broken version must not take down a service already serving one
+            self.error = f"{exc}" + (f" (still serving model {self._model.version})" if self._model else "")

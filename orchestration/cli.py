@@ -241,6 +241,17 @@ def predict(
     typer.echo(predict_one(record).summary())
 
 
+@app.command()
+def api(
+    port: Annotated[int | None, typer.Option(help="Port (default 8100, or CRASHES_API_PORT).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 only in a container.")] = "127.0.0.1",
+) -> None:
+    """Serve the scoring API: POST /v1/score, GET /v1/model, /healthz, /metrics, docs at /docs."""
+    from ml.api import serve
+
+    serve(port=port, host=host)
+
+
 # --------------------------------------------------------------------------- orchestration
 @app.command()
 def run(

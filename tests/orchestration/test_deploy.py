@@ -15,7 +15,7 @@ from tests.orchestration.monitoring import GRAFANA, PROJECT, alert_queries, dash
 
 COMPOSE = PROJECT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT / ".env.example"
-SERVICES = {"minio", "minio-init", "pipeline", "dashboard", "docs", "prometheus", "grafana"}
+SERVICES = {"minio", "minio-init", "pipeline", "dashboard", "docs", "api", "prometheus", "grafana"}
 
 
 def _compose_config(env_file: Path) -> subprocess.CompletedProcess[str]:
@@ -39,7 +39,7 @@ def test_compose_file_is_valid_with_the_example_env(tmp_path: Path) -> None:
     config = yaml.safe_load(out.stdout)
     services = config["services"]
     assert set(services) == SERVICES
-    for name in ("pipeline", "dashboard", "docs"):
+    for name in ("pipeline", "dashboard", "docs", "api"):
         assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
         assert [str(v) for v in services[name]["volumes"]] == ["crashes-data:/data:rw"]
     for name in SERVICES - {"minio-init"}:
@@ -53,6 +53,7 @@ def test_compose_file_is_valid_with_the_example_env(tmp_path: Path) -> None:
     assert pipeline["command"][:1] == ["scheduler"] and "0.0.0.0" in pipeline["command"]
     assert services["dashboard"]["command"][:3] == ["dashboard", "--host", "0.0.0.0"]
     assert services["docs"]["command"][:2] == ["docs", "--serve"]
+    assert services["api"]["command"][:1] == ["api"] and "/healthz" in " ".join(services["api"]["healthcheck"]["test"])
     assert services["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
     assert pipeline["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
     assert set(config["volumes"]) >= {"crashes-data", "minio-data", "prometheus-data", "grafana-data"}
@@ -97,7 +98,7 @@ def test_prometheus_config_is_valid() -> None:
         j["job_name"]
         for j in yaml.safe_load((PROJECT / "deploy/prometheus/prometheus.yml").read_text())["scrape_configs"]
     }
-    assert jobs == {"crashes-pipeline", "minio"}
+    assert jobs == {"crashes-pipeline", "crashes-api", "minio"}
 
 
 def test_grafana_provisioning_is_consistent() -> None:
@@ -145,7 +146,7 @@ def test_promql_names(expr: str, names: set[str]) -> None:
 
 @pytest.mark.parametrize(
     "service",
-    ["pipeline", "dashboard", "docs"],
+    ["pipeline", "dashboard", "docs", "api"],
 )
 def test_compose_commands_are_valid_crashes_invocations(tmp_path: Path, service: str) -> None:
     """Each Python service's command parses with the real CLI (--help stops before running it)."""
@@ -166,7 +167,7 @@ def test_image_listens_on_loopback_unless_compose_says_otherwise() -> None:
     assert not any("0.0.0.0" in ln for ln in lines if ln.startswith(("CMD", "ENTRYPOINT", "ENV")))
     # Compose's Python services each name their interface, so none relies on the image's default.
     compose = yaml.safe_load(COMPOSE.read_text())
-    for name in ("pipeline", "dashboard", "docs"):
+    for name in ("pipeline", "dashboard", "docs", "api"):
         command = compose["services"][name]["command"]
         assert command[command.index("--host") + 1] == "0.0.0.0", name
 
