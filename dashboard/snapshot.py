@@ -145,14 +145,25 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
 
 def per_snapshot(fn: Callable[P, R]) -> Callable[P, R]:
     """Cache `fn` per gold snapshot; arguments must be hashable by Streamlit (dates, tuples...)."""
+    return _cached(fn, st.cache_data(max_entries=128, show_spinner=False), "snapshot")
+
+
+def kept_per_snapshot(fn: Callable[P, R]) -> Callable[P, R]:
+    """Like `per_snapshot`, but a hit returns the very object (`st.cache_resource`: no pickled
+    copy): for Plotly figures, whose building and validation cost more than their queries and
+    which an unpickled copy would validate again. Callers must not change what they get."""
+    return _cached(fn, st.cache_resource(max_entries=64, show_spinner=False), "kept")
+
+
+def _cached(fn: Callable[P, R], cache: Callable, tag: str) -> Callable[P, R]:
 
     def with_version(version: str, *args: P.args, **kwargs: P.kwargs) -> R:
         return fn(*args, **kwargs)
 
     # Streamlit keys a cache by the function's module and qualified name: keep them distinct.
     with_version.__module__ = fn.__module__
-    with_version.__qualname__ = f"{fn.__qualname__}@snapshot"
-    cached = st.cache_data(max_entries=128, show_spinner=False)(with_version)
+    with_version.__qualname__ = f"{fn.__qualname__}@{tag}"
+    cached = cache(with_version)
 
     def pinned_call(*args: P.args, **kwargs: P.kwargs) -> R:
         path = _pinned.get() or serving().path  # a nested call reads what its caller reads
@@ -179,4 +190,5 @@ def per_snapshot(fn: Callable[P, R]) -> Callable[P, R]:
 def clear() -> None:
     """Forget every cached result (the benchmark measures cold first runs) and every lock seen."""
     st.cache_data.clear()
+    st.cache_resource.clear()
     _locked.clear()
