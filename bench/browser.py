@@ -3,8 +3,8 @@ used by the browser benchmark (bench/browser_bench.py) and the browser smoke tes
 
 Streamlit draws the page from a websocket after load, which `--dump-dom` with a virtual-time
 budget does not wait for; polling the live DOM does. `IDLE` is what "the page is ready, as a
-person sees it" means here: the script is not running, nothing is stale or spinning, and every
-Plotly chart has drawn its svg layers.
+person sees it" means here: the script is not running, nothing is stale or spinning, every
+Plotly chart has drawn its svg layers and every map subplot (MapLibre) has rendered.
 """
 
 from __future__ import annotations
@@ -41,7 +41,14 @@ IDLE = """(() => {
   if (document.querySelector('[data-stale="true"]')) return 'stale elements';
   if (document.querySelector('[data-testid="stSpinner"], [data-testid="stSkeleton"]')) return 'spinner';
   for (const chart of document.querySelectorAll('[data-testid="stPlotlyChart"]')) {
-    if (!chart.querySelector('.js-plotly-plot .main-svg')) return 'chart not drawn';
+    const plot = chart.querySelector('.js-plotly-plot');
+    if (!plot || !plot.querySelector('.main-svg')) return 'chart not drawn';
+    // A map subplot (MapLibre, WebGL) draws after the svg layers: wait for its render.
+    const layout = plot._fullLayout || {};
+    for (const id of (layout._subplots && layout._subplots.map) || []) {
+      const map = layout[id] && layout[id]._subplot && layout[id]._subplot.map;
+      if (!map || !map.loaded()) return 'map not drawn';
+    }
   }
   return '';
 })()"""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pandas as pd
+
 from dashboard.filters import CrashFilter
 from tests.dashboard.conftest import Demo
 
@@ -65,8 +67,8 @@ def test_explore_figures_from_the_mart_match_fct_crashes(demo: Demo, app) -> Non
         f" count(*) filter (where injuries_total > 0) from marts.fct_crashes where {where} group by 1 order by 1",
         args,
     )
-    assert [tuple(r) for r in weekly.itertuples(index=False)] == [
-        (p, int(c), int(h), int(i)) for p, c, h, i in expected
+    assert [(pd.Timestamp(p), int(c), int(h), int(i)) for p, c, h, i in weekly.itertuples(index=False)] == [
+        (pd.Timestamp(p), c, h, i) for p, c, h, i in expected
     ]
 
     by_district = queries.by_area(f, "districts").set_index("id")["crashes"]
