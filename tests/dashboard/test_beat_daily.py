@@ -41,7 +41,7 @@ def test_mart_sums_equal_fct_crashes_per_day_beat_and_area(demo: Demo) -> None:
     assert wrong == 0, "the district is the beat without its last two digits"
 
 
-def test_explore_figures_from_the_mart_match_fct_crashes(demo: Demo, app) -> None:  # noqa: ANN001 - AppTest fixture
+def test_explore_figures_from_the_mart_match_fct_crashes(demo: Demo) -> None:
     from dashboard import queries
 
     last = demo.one("select max(crash_date) from marts.fct_crashes")
