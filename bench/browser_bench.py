@@ -121,8 +121,8 @@ class Session:
         if value is None:
             self.page.press("Backspace")
         else:
-            self.page.type_text(value)
-            self.page.press("Enter")
+            self.page.type_text(value)  # narrows the options; pick the one that is exactly `value`
+            self.page.click('[role="option"]', value)
         self.page.press("Escape")
 
     def segment(self, text: str) -> None:
