@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["devserver", "ingest", "dbt", "ml", "dashboard", "orchestration"]
+ORDER = ["devserver", "ingest", "dbt", "ml", "dashboard", "browser", "orchestration"]
 
 
 def _benches(selected: list[str]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import figures, queries
+from dashboard import explore_charts, figures, queries
 from dashboard.filters import CrashFilter
 
 TABLE_ROWS = 25
@@ -18,7 +18,7 @@ def area_map(f: CrashFilter, level: str) -> None:
     )
     areas = queries.by_area(f, level)
     left, right = st.columns([3, 2])
-    left.plotly_chart(figures.area_choropleth(queries.area_boundaries(level), areas, level, metric))
+    left.plotly_chart(explore_charts.area_choropleth(f, level, metric))  # built once per snapshot
     column = figures.AREA_METRICS[metric][0]
     ranked = areas.sort_values([column, "crashes"], ascending=False, na_position="last").head(TABLE_ROWS)
     right.caption(f"Top {len(ranked)} of {len(areas)} {level} by {metric}")

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 SCHEMA = "marts"
 
 # The area a filter selects (any table with beat_of_occurrence), and the crashes it selects;
-# every filtered query reads `marts.fct_crashes` through CRASH_FILTER.
+# a filtered query reads `marts.agg_crashes_beat_daily` (or `marts.fct_crashes`) through CRASH_FILTER.
 AREA_FILTER = """
     (len($districts::integer[]) = 0
      or list_contains($districts::integer[], try_cast(beat_of_occurrence as integer) // 100))
@@ -200,13 +200,19 @@ def beats() -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- explore
+# Figures that need only day, beat and community area read the mart at that grain (585 k rows
+# of a few narrow columns for the 905 k real crashes: a headline over a year and a district took
+# 0.09 s there against 0.37 s over fct_crashes on a busy host) instead of scanning every crash.
+BEAT_DAILY = f"{SCHEMA}.agg_crashes_beat_daily"
+
+
 @per_snapshot
 def headline(f: CrashFilter) -> dict[str, int]:
     row = frame(
-        "select count(*) as crashes, count(*) filter (where is_hit_and_run) as hit_and_run,"
+        "select coalesce(sum(crash_count), 0) as crashes, coalesce(sum(hit_and_run_count), 0) as hit_and_run,"
         " coalesce(sum(injuries_total), 0) as injured, coalesce(sum(injuries_fatal), 0) as killed,"
-        " count(*) filter (where injuries_total > 0) as injury_crashes"
-        f" from {SCHEMA}.fct_crashes where {CRASH_FILTER}",
+        " coalesce(sum(injury_crash_count), 0) as injury_crashes"
+        f" from {BEAT_DAILY} where {CRASH_FILTER}",
         filter_params(f),
     ).iloc[0]
     return {k: int(v) for k, v in row.items()}
@@ -220,10 +226,9 @@ def over_time(f: CrashFilter, grain: str) -> pd.DataFrame:
     if grain not in GRAINS:
         raise ValueError(f"grain must be one of {GRAINS}")
     return frame(
-        "select cast(date_trunc($grain, crash_date) as date) as period, count(*) as crashes,"
-        " count(*) filter (where is_hit_and_run) as hit_and_run,"
-        " count(*) filter (where injuries_total > 0) as injury_crashes"
-        f" from {SCHEMA}.fct_crashes where {CRASH_FILTER} group by 1 order by 1",
+        "select cast(date_trunc($grain, crash_date) as date) as period, sum(crash_count)::bigint as crashes,"
+        " sum(hit_and_run_count)::bigint as hit_and_run, sum(injury_crash_count)::bigint as injury_crashes"
+        f" from {BEAT_DAILY} where {CRASH_FILTER} group by 1 order by 1",
         {**filter_params(f), "grain": grain},
     )
 
@@ -546,10 +551,10 @@ def event_counts() -> dict[str, int]:
 
 
 # --------------------------------------------------------------------------- area maps (Explore)
-# Each level: its gold boundary table, its key there, and how a crash in fct_crashes finds it.
+# Each level: its gold boundary table, its key there, and how a row of agg_crashes_beat_daily finds it.
 AREA_LEVELS = {
     "beats": ("geo_police_beats", "beat_of_occurrence", "beat_of_occurrence"),
-    "districts": ("geo_police_districts", "district", "try_cast(beat_of_occurrence as integer) // 100"),
+    "districts": ("geo_police_districts", "district", "district"),
     "community areas": ("geo_community_areas", "community_area", "community_area"),
 }
 _AREA_NAMES = {"beats": "beat_name", "districts": "district_name", "community areas": "community_area_name"}
@@ -576,9 +581,9 @@ def by_area(f: CrashFilter, level: str) -> pd.DataFrame:
     hit-and-run share and crashes per km², ranked by crashes."""
     table, key, crash_key = AREA_LEVELS[level]
     return frame(
-        f"with counted as (select {crash_key} as id, count(*) as crashes,"
-        " count(*) filter (where is_hit_and_run) as hit_and_run"
-        f" from {SCHEMA}.fct_crashes where {CRASH_FILTER} group by 1)"
+        f"with counted as (select {crash_key} as id, sum(crash_count) as crashes,"
+        " sum(hit_and_run_count) as hit_and_run"
+        f" from {BEAT_DAILY} where {CRASH_FILTER} group by 1)"
         f" select cast(a.{key} as varchar) as id, a.{_AREA_NAMES[level]} as name,"
         " coalesce(c.crashes, 0) as crashes, coalesce(c.hit_and_run, 0) as hit_and_run,"
         " c.hit_and_run / nullif(c.crashes, 0) as hit_and_run_share,"

@@ -10,7 +10,10 @@ Someone opening the current snapshot read-write (an analyst's `duckdb gold.duckd
 reader out of that file. The page's first check (`check`) then records the holder, and the
 dashboard serves the previous version, which publish keeps, until the lock is gone or the next
 publish lands; with no previous version it says what holds the file in one line and stops.
-Nothing else is cached: connections are opened per query, ops.sqlite is always read live.
+Nothing else is cached: ops.sqlite is always read live, and a connection lives for one script
+run at most (`per_run`: the page's queries share it; opening the 0.5 GB real-scale file took
+60–200 ms each time, a dozen times a page), so an analyst's read-write open is refused only
+while a page is being drawn, never for good.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ R = TypeVar("R")
 _locked: dict[Path, gold.GoldLocked] = {}
 # The snapshot a cached call reads, so its connections open the file its cache key names.
 _pinned: ContextVar[Path | None] = ContextVar("gold_snapshot", default=None)
+# The connections of the script run under way (`per_run`), one per snapshot file it read.
+_run: ContextVar[dict[Path, duckdb.DuckDBPyConnection] | None] = ContextVar("gold_run", default=None)
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ def check() -> Serving:
     if current is None:
         return Serving(None)
     try:
-        gold.open_read_only(current).close()
+        _open(current)
     except gold.GoldLocked as exc:
         _locked[current] = exc
     else:
@@ -95,15 +100,43 @@ def gold_version() -> str:
     return _identity(serving().path)
 
 
+def _open(path: Path) -> duckdb.DuckDBPyConnection | None:
+    """The run's connection to `path` (opened now if it has none), or, outside a run, a check
+    that `path` opens (None: nothing is kept)."""
+    held = _run.get()
+    if held is None:
+        gold.open_read_only(path).close()
+        return None
+    if path not in held:
+        held[path] = gold.open_read_only(path)
+    return held[path]
+
+
+@contextmanager
+def per_run() -> Iterator[None]:
+    """Around one script run (dashboard/app.py): its queries share one read-only connection per
+    snapshot file, closed when the run ends (also on `st.stop()` or an error)."""
+    held: dict[Path, duckdb.DuckDBPyConnection] = {}
+    token = _run.set(held)
+    try:
+        yield
+    finally:
+        _run.reset(token)
+        for con in held.values():
+            con.close()
+
+
 @contextmanager
 def connect() -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the snapshot this call serves, for one unit of work."""
+    """A read-only connection to the snapshot this call serves, for one unit of work: a cursor
+    on the run's connection, or (outside a run, e.g. a fragment's rerun) one of its own."""
     path = _pinned.get() or serving().path
     if path is None:
         with gold.connect() as con:  # says there is no snapshot, and what to run
             yield con
         return
-    con = gold.open_read_only(path)
+    shared = _open(path) if _run.get() is not None else None
+    con = shared.cursor() if shared is not None else gold.open_read_only(path)
     try:
         yield con
     finally:
@@ -112,14 +145,25 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
 
 def per_snapshot(fn: Callable[P, R]) -> Callable[P, R]:
     """Cache `fn` per gold snapshot; arguments must be hashable by Streamlit (dates, tuples...)."""
+    return _cached(fn, st.cache_data(max_entries=128, show_spinner=False), "snapshot")
+
+
+def kept_per_snapshot(fn: Callable[P, R]) -> Callable[P, R]:
+    """Like `per_snapshot`, but a hit returns the very object (`st.cache_resource`: no pickled
+    copy): for Plotly figures, whose building and validation cost more than their queries and
+    which an unpickled copy would validate again. Callers must not change what they get."""
+    return _cached(fn, st.cache_resource(max_entries=64, show_spinner=False), "kept")
+
+
+def _cached(fn: Callable[P, R], cache: Callable, tag: str) -> Callable[P, R]:
 
     def with_version(version: str, *args: P.args, **kwargs: P.kwargs) -> R:
         return fn(*args, **kwargs)
 
     # Streamlit keys a cache by the function's module and qualified name: keep them distinct.
     with_version.__module__ = fn.__module__
-    with_version.__qualname__ = f"{fn.__qualname__}@snapshot"
-    cached = st.cache_data(max_entries=128, show_spinner=False)(with_version)
+    with_version.__qualname__ = f"{fn.__qualname__}@{tag}"
+    cached = cache(with_version)
 
     def pinned_call(*args: P.args, **kwargs: P.kwargs) -> R:
         path = _pinned.get() or serving().path  # a nested call reads what its caller reads
@@ -146,4 +190,5 @@ def per_snapshot(fn: Callable[P, R]) -> Callable[P, R]:
 def clear() -> None:
     """Forget every cached result (the benchmark measures cold first runs) and every lock seen."""
     st.cache_data.clear()
+    st.cache_resource.clear()
     _locked.clear()

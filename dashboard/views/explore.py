@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import explore_charts as charts
 from dashboard import figures, queries
 from dashboard.area_maps import area_map
-from dashboard.filters import crash_filter
+from dashboard.filters import CrashFilter, crash_filter
 from dashboard.ui import count, missing_note, page_title, require_gold, share
 
 POINT_SAMPLE = 5000
@@ -33,25 +34,39 @@ if not h["crashes"]:
     st.info("No crashes match this period and area.")
     st.stop()
 
-grain = st.segmented_control("Group by", queries.GRAINS, default="week", key="explore_grain") or "week"
-st.plotly_chart(figures.over_time(queries.over_time(f, grain), grain))
-st.plotly_chart(figures.hour_weekday(queries.hour_weekday(f)))
+
+@st.fragment
+def crashes_over_time(f: CrashFilter) -> None:
+    """A fragment: changing the grain redraws this chart only, not the rest of the page."""
+    grain = st.segmented_control("Group by", queries.GRAINS, default="week", key="explore_grain") or "week"
+    st.plotly_chart(charts.over_time(f, grain))
+
 
 MAPS = ["hexbins", "points", *queries.AREA_LEVELS]  # beats, districts, community areas: real outlines
-mode = st.segmented_control("Map", MAPS, default="hexbins", key="explore_map") or "hexbins"
-if mode == "hexbins":
-    st.plotly_chart(figures.hexbin_map(queries.hexbins(f, figures.HEX_RADIUS_DEG)))
-elif mode == "points":
-    sample, total = queries.points(f, POINT_SAMPLE)
-    st.caption(f"Showing {len(sample):,} of {total:,} located crashes (a fixed pseudo-random sample).")
-    st.plotly_chart(figures.points_map(sample))
-else:
-    area_map(f, mode)
 
-st.plotly_chart(figures.hit_and_run_shares(queries.hit_and_run_by(f)))
+
+@st.fragment
+def crash_map(f: CrashFilter) -> None:
+    """A fragment: switching the layer (or what colours it) redraws the map only."""
+    mode = st.segmented_control("Map", MAPS, default="hexbins", key="explore_map") or "hexbins"
+    if mode == "hexbins":
+        st.plotly_chart(charts.hexbin_map(f))
+    elif mode == "points":
+        sample, total = queries.points(f, POINT_SAMPLE)
+        st.caption(f"Showing {len(sample):,} of {total:,} located crashes (a fixed pseudo-random sample).")
+        st.plotly_chart(figures.points_map(sample))
+    else:
+        area_map(f, mode)
+
+
+crashes_over_time(f)
+st.plotly_chart(charts.hour_weekday(f))
+crash_map(f)
+
+st.plotly_chart(charts.hit_and_run_shares(f))
 if "people" in (missing := queries.missing_datasets()):
     st.info(missing_note(missing))
 else:
     injuries = queries.injuries_by_road_user(f)
-    st.plotly_chart(figures.injuries_by_road_user(injuries))
+    st.plotly_chart(charts.injuries_by_road_user(f))
     st.dataframe(injuries, hide_index=True)
