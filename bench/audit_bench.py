@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,8 +33,8 @@ def _plant(folder: Path, out: Path) -> dict[str, int]:
     """The second load: real records as delivered (each line's JSON, so an unchanged copy is the
     same text), amended ones patched with new values and a `:updated_at` of crash_date + lag."""
     updated = (
-        "strftime(try_cast(r.crash_date as timestamp) + to_days((1 + hash(r.crash_record_id || 'lag') % {days})::integer), "
-        "'%Y-%m-%dT%H:%M:%S.000Z')"
+        "strftime(try_cast(r.crash_date as timestamp) "
+        "+ to_days((1 + hash(r.crash_record_id || 'lag') % {days})::integer), '%Y-%m-%dT%H:%M:%S.000Z')"
     )
     with duckdb.connect() as con:
         con.execute(
@@ -64,7 +65,9 @@ def _plant(folder: Path, out: Path) -> dict[str, int]:
             ),
             again as (
                 select r.crash_record_id, r.json from real as r
-                where r.crash_record_id not in (select crash_record_id from labelled union all select crash_record_id from injured)
+                where r.crash_record_id not in (
+                    select crash_record_id from labelled union all select crash_record_id from injured
+                )
                 order by hash(r.crash_record_id || 'again') limit {REPEATED}
             )
             select * from labelled union all select * from injured union all select * from again
@@ -124,6 +127,7 @@ def main() -> None:
             raise SystemExit(f"audit build failed: {full.error}")
         result["full_seconds"] = round(full.seconds, 1)
         result["real"] = _figures(home)
+        print(json.dumps({"progress": result}, default=str), file=sys.stderr, flush=True)
 
         planted_file = Path(tmp) / "planted_crashes.jsonl"
         result["planted_load"] = _plant(REAL_CRASHES, planted_file) | {
@@ -137,6 +141,7 @@ def main() -> None:
             raise SystemExit(f"incremental audit build failed: {incremental.error}")
         result["incremental_seconds"] = round(incremental.seconds, 1)
         result["real_plus_planted"] = _figures(home)
+        print(json.dumps({"progress": result}, default=str), file=sys.stderr, flush=True)
         snapshot = Path(tmp) / "incremental.duckdb"
         snapshot.write_bytes((home / "gold_build.duckdb").read_bytes())
 
@@ -146,11 +151,11 @@ def main() -> None:
         result["full_refresh_seconds"] = round(refresh.seconds, 1)
         with duckdb.connect() as con:
             con.execute("attach ? as inc (read_only)", [str(snapshot)])
-            con.execute("attach ? as full (read_only)", [str(home / "gold_build.duckdb")])
+            con.execute("attach ? as refreshed (read_only)", [str(home / "gold_build.duckdb")])
             result["incremental_minus_full_refresh_rows"] = {
                 t: con.execute(
-                    f"select count(*) from ((select * from inc.marts.{t} except all select * from full.marts.{t}) "  # noqa: S608
-                    f"union all (select * from full.marts.{t} except all select * from inc.marts.{t}))"
+                    f"select count(*) from ((select * from inc.marts.{t} except all select * from refreshed.marts.{t}) "  # noqa: S608
+                    f"union all (select * from refreshed.marts.{t} except all select * from inc.marts.{t}))"
                 ).fetchall()[0][0]
                 for t in AUDIT
             }

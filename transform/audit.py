@@ -74,4 +74,3 @@ def watermark(session: Any, this: str | None) -> str:
     if held and not held.replace(".", "").isdigit():
         raise ValueError(f"unexpected load id {held!r} in {this}")
     return held
-

@@ -50,7 +50,9 @@ with right:
     )
     fig.update_layout(barmode="stack", height=320, margin={"t": 10, "b": 10}, yaxis_title="field changes")
     st.plotly_chart(fig)
-    st.caption("Lag: the portal's `:updated_at` of the new version (the load's time for replayed files) minus the crash date.")
+    st.caption(
+        "Lag: the portal's `:updated_at` of the new version (the load's time for replayed files) minus the crash date."
+    )
 
 st.subheader("One crash's history")
 crash_id = st.text_input("Crash record id", key="changes_crash_id").strip()

@@ -276,7 +276,7 @@ def test_incremental_build_equals_a_full_refresh(scenario: Scenario) -> None:
             )
             for table in tables
         }
-    assert len(tables) == 18  # 14 marts, the three geo_* outlines and dq_crashes_outside_beat
+    assert len(tables) == 20  # 14 marts, the three geo_* outlines, dq_crashes_outside_beat, the two audit_*
     assert differences == dict.fromkeys(tables, (0, 0))
 
 

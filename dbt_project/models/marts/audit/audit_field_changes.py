@@ -14,6 +14,8 @@ from crashes.sql import ident, literal
 from ingestion.datasets import DATASETS
 from transform import audit
 
+# The versions to read back, registered on the session while the model runs.
+NEEDED = "audit_needed_versions"
 SCHEMA = pa.schema(
     [
         ("dataset", pa.string()),
@@ -55,11 +57,13 @@ def changes_sql(versions, dataset, files, present):
     return f"""
         with delivered as (
             select parse_filename(filename) as bronze_file, file_row_number as bronze_row, {values}
-            from read_parquet({audit.file_listing(files)}, union_by_name = true, filename = true, file_row_number = true)
+            from read_parquet(
+                {audit.file_listing(files)}, union_by_name = true, filename = true, file_row_number = true
+            )
         ),
         needed_values as (
             select needed.record_key, needed.version, needed.is_changed, delivered.* exclude (bronze_file, bronze_row)
-            from needed
+            from {NEEDED} as needed
             inner join delivered using (bronze_file, bronze_row)
         ),
         long as (
@@ -106,10 +110,10 @@ def model(dbt, session):
         if needed.num_rows == 0:
             continue
         files = audit.files_named(bronze, spec, set(needed["bronze_file"].to_pylist()))
-        session.register("needed", needed)
+        session.register(NEEDED, needed)
         try:
             sql = changes_sql(versions, spec.name, files, audit.bronze_columns(session, files))
             tables.append(session.sql(sql, params=audit.file_params(files)).to_arrow_table().cast(SCHEMA))
         finally:
-            session.unregister("needed")
+            session.unregister(NEEDED)
     return pa.concat_tables(tables) if tables else SCHEMA.empty_table()

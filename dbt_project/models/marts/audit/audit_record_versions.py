@@ -57,7 +57,9 @@ def versions_sql(this, dataset, key, files, present):
                 {audit.values_hash(audit.data_columns(present))} as record_hash,
                 parse_filename(filename) as bronze_file,
                 file_row_number as bronze_row
-            from read_parquet({audit.file_listing(files)}, union_by_name = true, filename = true, file_row_number = true)
+            from read_parquet(
+                {audit.file_listing(files)}, union_by_name = true, filename = true, file_row_number = true
+            )
             where {ident(key)} is not null
         ),
         held as ({held}),
