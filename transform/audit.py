@@ -49,9 +49,12 @@ def bronze_columns(session: Any, files: Sequence[str]) -> set[str]:
 
 
 def open_for(session: Any) -> Bronze:
-    """Bronze where the pipeline writes it, readable by `session` (remote through fsspec)."""
+    """Bronze where the pipeline writes it, readable by `session` (remote through fsspec). Both
+    audit models run on one DuckDB instance, which refuses a second filesystem of a protocol."""
     bronze = open_bronze(get_settings())
-    bronze.attach_to(session)
+    protocol = bronze.fs.protocol if isinstance(bronze.fs.protocol, str) else bronze.fs.protocol[0]
+    if bronze.is_local or not session.filesystem_is_registered(protocol):
+        bronze.attach_to(session)
     return bronze
 
 

@@ -35,8 +35,7 @@ class Replay:
     delivered: list[int] = field(default_factory=list)  # crash rows each load delivered
     labelled: list[str] = field(default_factory=list)
     injured: list[str] = field(default_factory=list)
-    builds: list[object] = field(default_factory=list)
-    after_second: dict[str, list[tuple]] = field(default_factory=dict)
+    after: dict[str, list[dict]] = field(default_factory=dict)
     incremental: dict[str, set[tuple]] = field(default_factory=dict)
     full_refresh: dict[str, set[tuple]] = field(default_factory=dict)
 
@@ -79,20 +78,26 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
         mp.setenv("SOURCES__SOCRATA__REQUEST_MAX_ATTEMPTS", "2")
         mp.setenv("SOURCES__SOCRATA__LAG_SECONDS", str(LAG_SECONDS))
 
-        def load_and_build(*extra: str) -> None:
+        def load(build: bool) -> None:
             result.delivered.append(ingest(base_url=server.url, datasets="crashes").rows["crashes"])
-            build = run_dbt(["build", "--select", *AUDIT, *extra])
-            assert build.success, build.error or _failures(build)
-            result.builds.append(build)
+            if build:
+                built = run_dbt(["build", "--select", *AUDIT])
+                assert built.success, built.error or _failures(built)
 
-        load_and_build()
+        load(build=True)
         server.upsert("crashes", _amend(labelled, "hit_and_run_i", ["Y"] * LABELLED))
         grown = _amend(injured, "injuries_total", _grown(injured, "injuries_total"))
         column = "injuries_non_incapacitating"
-        server.upsert("crashes", _amend(grown, column, _grown(injured, column)))
-        load_and_build()
+        grown = _amend(grown, column, _grown(injured, column))
+        server.upsert("crashes", grown)
+        load(build=False)
+        # A third load before the next build: the first injured crash grows again, so that build
+        # compares its version 3 with version 2, itself changed since the last build.
+        again = grown.slice(0, 1)
+        server.upsert("crashes", _amend(again, column, _grown(again, column)))
+        load(build=True)
         with result.gold_build() as con:
-            result.after_second = {
+            result.after = {
                 t: con.sql(f"select * from marts.{t}").to_arrow_table().to_pylist()  # noqa: S608
                 for t in AUDIT
             }
@@ -106,26 +111,27 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
 
 
 def test_every_delivered_row_is_a_version_and_unchanged_redeliveries_are_repeats(replay: Replay) -> None:
-    versions = replay.after_second["audit_record_versions"]
-    first, second = replay.delivered[:2]
-    amended = LABELLED + INJURED
-    assert second > amended  # the lag window re-delivered unchanged records too
-    assert len(versions) == first + second
+    versions = replay.after["audit_record_versions"]
+    first, second, third = replay.delivered
+    assert second > LABELLED + INJURED and third > 1  # the lag window re-delivered unchanged records too
+    assert len(versions) == first + second + third
     assert sum(v["version"] == 1 for v in versions) == first
-    assert sum(v["is_repeat"] for v in versions) == second - amended
-    non_repeats = {v["record_key"] for v in versions if v["version"] > 1 and not v["is_repeat"]}
-    assert non_repeats == {*replay.labelled, *replay.injured}
+    assert sum(v["is_repeat"] for v in versions) == (second - LABELLED - INJURED) + (third - 1)
+    amended = sorted((v["record_key"], v["version"]) for v in versions if v["version"] > 1 and not v["is_repeat"])
+    assert amended == sorted([(k, 2) for k in (*replay.labelled, *replay.injured)] + [(replay.injured[0], 3)])
     assert all(v["updated_at"] is not None and v["loaded_at"] is not None for v in versions)
 
 
 def test_a_label_set_later_is_one_hit_and_run_change_and_grown_injuries_two(replay: Replay) -> None:
-    changes = replay.after_second["audit_field_changes"]
-    assert len(changes) == LABELLED + 2 * INJURED
+    changes = replay.after["audit_field_changes"]
+    assert len(changes) == LABELLED + 2 * INJURED + 1
     labels = [c for c in changes if c["field"] == "hit_and_run_i"]
     assert sorted(c["record_key"] for c in labels) == sorted(replay.labelled)
     assert {(c["old_value"], c["new_value"], c["version"]) for c in labels} == {(None, "Y", 2)}
-    injuries = {(c["record_key"], c["field"]) for c in changes if c["field"] != "hit_and_run_i"}
-    assert injuries == {(k, f) for k in replay.injured for f in ("injuries_total", "injuries_non_incapacitating")}
+    injuries = sorted((c["record_key"], c["field"], c["version"]) for c in changes if c["field"] != "hit_and_run_i")
+    fields = ("injuries_total", "injuries_non_incapacitating")
+    expected = [(k, f, 2) for k in replay.injured for f in fields] + [(replay.injured[0], fields[1], 3)]
+    assert injuries == sorted(expected)
     for c in changes:
         if c["field"] != "hit_and_run_i":
             assert int(c["new_value"]) == int(c["old_value"] or 0) + 1
@@ -134,7 +140,7 @@ def test_a_label_set_later_is_one_hit_and_run_change_and_grown_injuries_two(repl
 def test_an_incremental_build_equals_a_full_refresh(replay: Replay) -> None:
     assert replay.incremental == replay.full_refresh
     assert len(replay.incremental["audit_record_versions"]) == sum(replay.delivered)
-    assert len(replay.incremental["audit_field_changes"]) == LABELLED + 2 * INJURED
+    assert len(replay.incremental["audit_field_changes"]) == LABELLED + 2 * INJURED + 1
 
 
 def test_the_real_repeated_records_are_repeats_with_no_change(real_build: RealBuild) -> None:
@@ -171,7 +177,7 @@ def test_what_changed_page_shows_the_amended_fields_and_one_crash_s_history(
     assert metrics["Versions delivered"] == f"{sum(replay.delivered):,}"
     assert metrics["Amended records"] == f"{LABELLED + INJURED:,}"
     fields = at.dataframe[0].value.set_index("field")["changes"].to_dict()
-    assert fields == {"hit_and_run_i": LABELLED, "injuries_total": INJURED, "injuries_non_incapacitating": INJURED}
+    assert fields == {"hit_and_run_i": LABELLED, "injuries_total": INJURED, "injuries_non_incapacitating": INJURED + 1}
     label_line = next(c.value for c in at.caption if "Label delay" in c.value)
     assert f"for {LABELLED:,} of {replay.delivered[0]:,} crashes" in label_line
 

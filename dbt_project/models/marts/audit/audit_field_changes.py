@@ -34,20 +34,26 @@ SCHEMA = pa.schema(
 
 
 def needed_sql(versions, dataset, newer_than):
-    """The changed versions of newer loads and the versions just before them."""
+    """The changed versions of newer loads and the versions just before them, once each (a version
+    can be both, when a key changed twice since the last build)."""
     return f"""
         with changed as (
             select * from {versions}
             where dataset = {literal(dataset)} and load_id > {literal(newer_than)}
                 and not is_repeat and version > 1
+        ),
+        both_kinds as (
+            select record_key, version, bronze_file, bronze_row, true as is_changed from changed
+            union all
+            select before.record_key, before.version, before.bronze_file, before.bronze_row, false
+            from {versions} as before
+            inner join changed
+                on before.record_key = changed.record_key and before.version = changed.version - 1
+            where before.dataset = {literal(dataset)}
         )
-        select record_key, version, bronze_file, bronze_row, true as is_changed from changed
-        union all
-        select before.record_key, before.version, before.bronze_file, before.bronze_row, false
-        from {versions} as before
-        inner join changed
-            on before.record_key = changed.record_key and before.version = changed.version - 1
-        where before.dataset = {literal(dataset)}
+        select record_key, version, bronze_file, bronze_row, bool_or(is_changed) as is_changed
+        from both_kinds
+        group by record_key, version, bronze_file, bronze_row
     """  # noqa: S608
 
 
