@@ -21,6 +21,7 @@ PAGES = [
     st.Page("views/explore.py", title="Explore", icon=":material/insights:"),
     st.Page("views/reports.py", title="Reports", icon=":material/picture_as_pdf:"),
     st.Page("views/model.py", title="Model", icon=":material/model_training:"),
+    st.Page("views/changes.py", title="What changed", icon=":material/history:"),
 ]
 
 st.set_page_config(page_title="Chicago traffic crashes", page_icon=":material/car_crash:", layout="wide")

@@ -10,6 +10,7 @@ import streamlit as st
 
 from crashes.errors import CrashesError
 from dashboard import figures, progress, queries, scoring
+from dashboard.amendments import label_delay_note
 from dashboard.jobs import command
 from dashboard.model_view import current_view, versions
 from dashboard.ui import gold_missing, page_title
@@ -40,6 +41,8 @@ PURPOSE = (
 
 # ----------------------------------------------------------------------------- current model
 st.markdown(PURPOSE)
+if has_gold and (label_note := label_delay_note()):
+    st.caption(label_note)  # how often the label itself changes after the first load (the audit)
 if view is None:
     st.info("No model is registered yet. Train one below (or run the pipeline: it trains when none exists).")
 else:
