@@ -231,7 +231,8 @@ def test_every_figure_matches_numpy_and_sklearn(monitored: Monitored) -> None:
         assert got["score_psi"] == pytest.approx(expected_psi[(month, "score")], abs=1e-9)
     test_year = monthly[monthly["is_test_year"]]
     assert len(test_year) == 12
-    assert (monthly["reference_calibration_error"] == pytest.approx(test_year["calibration_error"].mean())).all()
+    reference = test_year["calibration_error"].mean()
+    assert monthly["reference_calibration_error"].tolist() == pytest.approx([reference] * len(monthly))
 
 
 def test_dbt_unit_tests_of_psi_and_calibration_pass(monitored: Monitored) -> None:
@@ -253,3 +254,29 @@ def test_prometheus_exports_the_latest_months_score_psi_and_calibration(monitore
     assert samples["crashes_model_calibration_error"] == pytest.approx(latest["calibration_error"])
     assert samples["crashes_model_calibration_error_reference"] == pytest.approx(latest["reference_calibration_error"])
     assert samples["crashes_model_score_psi"] > 0.2  # the last month is a drifted one
+
+
+def test_scoring_writes_the_models_window_and_inputs_in_the_contracts_shape(monitored: Monitored) -> None:
+    from tests.dbt.samples import contract_pairs
+
+    con = duckdb.connect(str(monitored.home / "warehouse.duckdb"), read_only=True)
+    try:
+        types = con.execute(
+            "select column_name, data_type from information_schema.columns"
+            " where table_schema = 'ml' and table_name = 'scoring_models' order by ordinal_position"
+        ).fetchall()
+        rows = con.execute("select * from ml.scoring_models").fetchall()
+    finally:
+        con.close()
+    expected = contract_pairs(PROJECT_ROOT / "docs" / "contracts.md", "ml.scoring_models")
+    assert {name: kind.removesuffix("[]") for name, kind in types} == expected
+    split = monitored.metadata["split"]
+    assert rows == [
+        (
+            monitored.metadata["version"],
+            *split["train_years"],
+            split["validation_year"],
+            split["test_year"],
+            monitored.metadata["input_columns"],
+        )
+    ]
