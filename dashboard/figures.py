@@ -259,3 +259,45 @@ def area_choropleth(geojson: dict, df: pd.DataFrame, level: str, metric: str) ->
         height=620,
     )
     return fig
+
+
+def monitoring(monthly: pd.DataFrame, train_years: tuple[int, int] | None) -> go.Figure:
+    """The model month by month: score PSI (0.2: a shift), calibration error (against twice the
+    test year's), ROC-AUC and PR-AUC; the training window shaded (its scores are in-sample)."""
+    month = pd.to_datetime(monthly["month_start"])
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.06,
+        subplot_titles=("Score PSI against the training window", "Calibration error (score deciles)", "Ranking"),
+    )
+    fig.add_scatter(x=month, y=monthly["score_psi"], name="score PSI", mode="lines+markers", row=1, col=1)
+    fig.add_hline(y=0.2, line_dash="dot", annotation_text="0.2: shifted", row=1, col=1)
+    fig.add_scatter(
+        x=month, y=monthly["calibration_error"], name="calibration error", mode="lines+markers", row=2, col=1
+    )
+    reference = monthly["reference_calibration_error"].dropna()
+    if len(reference):
+        limit = 2 * float(reference.iloc[0])
+        fig.add_hline(y=limit, line_dash="dot", annotation_text="2× the test year's", row=2, col=1)
+    fig.add_scatter(x=month, y=monthly["roc_auc"], name="ROC-AUC", mode="lines+markers", row=3, col=1)
+    fig.add_scatter(x=month, y=monthly["pr_auc"], name="PR-AUC", mode="lines+markers", row=3, col=1)
+    if train_years is not None:
+        start, end = (
+            pd.Timestamp(year=train_years[0], month=1, day=1),
+            pd.Timestamp(year=train_years[1] + 1, month=1, day=1),
+        )
+        for row in (1, 2, 3):
+            fig.add_vrect(
+                x0=start,
+                x1=end,
+                fillcolor="#bbbbbb",
+                opacity=0.25,
+                line_width=0,
+                annotation_text="training window" if row == 1 else None,
+                row=row,
+                col=1,
+            )
+    fig.update_layout(title="Model monitoring by month of crash date", height=720, legend={"orientation": "h"})
+    return fig

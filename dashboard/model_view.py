@@ -40,6 +40,12 @@ class ModelView(ModelInfo):
         value = self.metadata.get("test_year")
         return int(value) if isinstance(value, int) else None
 
+    @property
+    def train_years(self) -> tuple[int, int] | None:
+        """The training window (first and last year), as the monitoring marts take it."""
+        value = (self.metadata.get("split") or {}).get("train_years")
+        return (int(value[0]), int(value[1])) if isinstance(value, list) and len(value) == 2 else None
+
     def metrics_table(self) -> pd.DataFrame:
         """One row per split and model: the model (`metrics`) and each baseline (`baselines`)."""
         models = {"model": self.metadata.get("metrics") or {}, **(self.metadata.get("baselines") or {})}

@@ -446,6 +446,17 @@ def score_summary() -> dict[str, Any]:
     return {k: (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)) for k, v in row.items()}
 
 
+@per_snapshot
+def monitoring(version: str) -> pd.DataFrame:
+    """The model's figures month by month (marts.ml_monitoring_monthly); empty before the mart exists."""
+    if "ml_monitoring_monthly" not in set(marts()["mart"]):
+        return pd.DataFrame()
+    return frame(
+        f"select * from {SCHEMA}.ml_monitoring_monthly where model_version = $version order by month_start",
+        {"version": version},
+    )
+
+
 SCORED_YEAR = f"""
     select s.probability, f.is_hit_and_run as label
     from {SCHEMA}.ml_hit_and_run_scores s

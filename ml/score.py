@@ -36,6 +36,9 @@ from ml.risk import summary as risk_summary
 
 SCORES_SCHEMA = "ml"
 SCORES_TABLE = "hit_and_run_scores"
+# The model behind the scores, for dbt's monitoring marts: its training window (the reference of
+# every drift figure), its test year (the calibration's reference) and the inputs it reads.
+MODELS_TABLE = "scoring_models"
 
 
 @dataclass(frozen=True)
@@ -87,12 +90,27 @@ class Prediction:
 
 
 # --------------------------------------------------------------------------- all crashes
-def _write_scores(table: pa.Table, version: str, scored_at: datetime) -> Path:
-    """Replace the scores in one transaction: readers see the old set or the new one."""
+def _write_scores(table: pa.Table, version: str, scored_at: datetime, metadata: dict[str, Any]) -> Path:
+    """Replace the scores and their model's row in one transaction: readers see the old set or
+    the new one."""
+    split = metadata["split"]
     with warehouse.connect() as con:
         con.register("new_scores", table)
         con.execute("begin transaction")
         con.execute(f"create schema if not exists {SCORES_SCHEMA}")
+        con.execute(
+            f"create or replace table {SCORES_SCHEMA}.{MODELS_TABLE} as "  # noqa: S608 - constants only
+            "select ?::varchar as model_version, ?::integer as train_from_year, ?::integer as train_to_year, "
+            "?::integer as validation_year, ?::integer as test_year, ?::varchar[] as input_columns",
+            [
+                version,
+                split["train_years"][0],
+                split["train_years"][1],
+                split["validation_year"],
+                split["test_year"],
+                list(metadata["input_columns"]),
+            ],
+        )
         con.execute(
             f"create or replace table {SCORES_SCHEMA}.{SCORES_TABLE} as "  # noqa: S608 - constants only
             "select crash_record_id::varchar as crash_record_id, probability::double as probability, "
@@ -125,7 +143,7 @@ def score_all(gold: Path | None = None) -> ScoreResult:
             "risk_band": pa.array(band, type=pa.string()),
         }
     )
-    path = _write_scores(table, model.version, scored_at)
+    path = _write_scores(table, model.version, scored_at, model.metadata)
     return ScoreResult(
         rows=len(frame),
         flagged=int(flagged.sum()),

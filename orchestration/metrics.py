@@ -6,7 +6,8 @@ The pipeline job (incremental, backfill, train) is the label `job_kind`: Prometh
 Collectors read the run history on each scrape instead of counting in process memory, so runs
 started from the CLI, the scheduler or the dashboard all count, and a restart loses nothing.
 The warehouse is never opened here (a reader could block the writer): freshness comes from what
-the last ingest recorded, the model from the registry's files.
+the last ingest recorded, the model from the registry's files, its monitoring from the published
+gold snapshot (read-only, like every reader of gold).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class RunHistoryCollector(Collector):
         yield up
         yield from families
         yield from self._model()
+        yield from self._monitoring()
 
     def _from_history(self, con: sqlite3.Connection) -> Iterable[Metric]:
         yield from self._runs(con)
@@ -291,6 +293,53 @@ class RunHistoryCollector(Collector):
                 metric.add_metric([name], value)
         yield info
         yield metric
+
+    def _monitoring(self) -> Iterable[Metric]:
+        """The latest month of `marts.ml_monitoring_monthly`; 0 until gold has one (the alerts
+        compare against thresholds and the test year's figure, so 0 never fires)."""
+        figures = dict.fromkeys(MONITORING_GAUGES, 0.0)
+        figures |= latest_monitoring()
+        for name, (_, text) in MONITORING_GAUGES.items():
+            gauge = GaugeMetricFamily(name, text)
+            gauge.add_metric([], figures[name])
+            yield gauge
+
+
+# Gauge → (column of the latest month in marts.ml_monitoring_monthly, help text).
+MONITORING_GAUGES = {
+    "crashes_model_score_psi": (
+        "score_psi",
+        "PSI of the latest month's scores against the model's training window (above 0.2: a shift)",
+    ),
+    "crashes_model_calibration_error": (
+        "calibration_error",
+        "Expected calibration error over the latest month's score deciles",
+    ),
+    "crashes_model_calibration_error_reference": (
+        "reference_calibration_error",
+        "The model's test year's mean monthly calibration error (the alert's baseline)",
+    ),
+}
+
+
+def latest_monitoring() -> dict[str, float]:
+    """The gauges' figures for the latest scored month in gold, or nothing when gold, the mart or
+    its figures are not there yet."""
+    import duckdb
+
+    from crashes.errors import CrashesError
+    from crashes.gold import connect
+
+    select = ", ".join(f"coalesce({column}, 0)" for column, _ in MONITORING_GAUGES.values())
+    try:
+        with connect() as con:
+            row = con.execute(
+                f"select {select} from marts.ml_monitoring_monthly "  # noqa: S608 - constants only
+                "order by month_start desc, model_version desc limit 1"
+            ).fetchone()
+    except (CrashesError, duckdb.Error):
+        return {}
+    return {} if row is None else dict(zip(MONITORING_GAUGES, map(float, row), strict=True))
 
 
 def registry() -> CollectorRegistry:

@@ -16,8 +16,9 @@ from orchestration.dag import Stage, StageFailed, StageOutcome
 from orchestration.layers import raw_facts
 from orchestration.model_info import current_model
 
-# With its parents: the scores' staging model is compiled empty until the ml source table exists.
-SCORES_MART = "+ml_hit_and_run_scores"
+# With their parents: the scores and the model behind them (staging compiles empty until the ml
+# tables exist), then everything that monitors them (int_ml_scored_crashes and its children).
+SCORES_MART = "+ml_hit_and_run_scores +stg_ml__scoring_models int_ml_scored_crashes+"
 
 
 def _first_line(result: Any) -> str:

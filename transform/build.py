@@ -31,6 +31,7 @@ from transform.dbt import GOLD_BUILD_FILE, TEST_TYPES, DbtPaths, NodeResult, mod
 from transform.publish import discard_build, prepare, publish, remove_leftovers
 
 MODEL_TYPES = ("model", "seed", "snapshot")
+MONITORING_TAG = "monitoring"
 FAILED = ("error", "fail")
 
 
@@ -192,6 +193,10 @@ def build(
     command = ["build", "--exclude-resource-type", "unit_test"]
     if select:
         command += ["--select", select]
+    else:
+        # The model-monitoring marts change with the scores: the publish after scoring builds them
+        # (orchestration.stages.SCORES_MART); a build without new scores keeps gold's.
+        command += ["--exclude", f"tag:{MONITORING_TAG}"]
     if full_refresh:
         command.append("--full-refresh")
     dbt_started = time.perf_counter()

@@ -156,6 +156,21 @@ else:
         fig.update_layout(title="Feature importances (share of total gain)", height=520)
         st.plotly_chart(fig)
 
+    st.markdown("**Monitoring** (each month of crash date against the training window; marts.ml_monitoring_monthly)")
+    monthly = queries.monitoring(view.version) if has_gold else pd.DataFrame()
+    if len(monthly):
+        st.plotly_chart(figures.monitoring(monthly, view.train_years))
+        latest = monthly.iloc[-1]
+        st.caption(
+            f"Latest month {latest['month_start']:%Y-%m}: {int(latest['crashes_scored']):,} crashes, score PSI "
+            f"{latest['score_psi']:.3f}, calibration error {latest['calibration_error']:.3f} (test year's "
+            f"{latest['reference_calibration_error']:.3f}), most drifted input "
+            f"{feature_label(str(latest['most_drifted_feature']))} (PSI {latest['max_feature_psi']:.3f}); "
+            "the training window's scores are in-sample. marts.ml_monitoring_drift has every input's PSI."
+        )
+    else:
+        st.info("No monitoring figures for this model in gold yet: they are built with its scores.")
+
 st.subheader("Versions")
 history = versions()
 if len(history):

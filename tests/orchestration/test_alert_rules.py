@@ -98,3 +98,44 @@ def test_alert_rules_fire_hold_and_resolve_over_time(promtool: str, tmp_path: Pa
     assert out.returncode == 0, out.stdout + out.stderr
     names = {r["alert"] for r in rules["groups"][0]["rules"]}
     assert {"crashes-run-failed", "crashes-run-stuck", "crashes-target-down"} <= names
+
+
+# The model's monitoring gauges, a minute apart: score PSI 0.05 for 10 min, then 0.25; calibration
+# error 1.5× the test year's for 15 min, then 2.5×. Before any scoring all three are 0.
+MODEL = {
+    "interval": "1m",
+    "input_series": [
+        _series("crashes_model_score_psi", ["0.05x9", "0.25x10"]),
+        _series("crashes_model_calibration_error", ["0.015x14", "0.025x5"]),
+        _series("crashes_model_calibration_error_reference", ["0.01x19"]),
+    ],
+    "alert_rule_test": [
+        *_alerts("crashes-model-drift", {"5m": [], "12m": [{"severity": "warning"}]}),
+        *_alerts("crashes-model-miscalibrated", {"12m": [], "17m": [{"severity": "warning"}]}),
+    ],
+}
+NOT_SCORED = {
+    "interval": "1m",
+    "input_series": [
+        _series(name, ["0x10"])
+        for name in (
+            "crashes_model_score_psi",
+            "crashes_model_calibration_error",
+            "crashes_model_calibration_error_reference",
+        )
+    ],
+    "alert_rule_test": [
+        *_alerts("crashes-model-drift", {"5m": []}),
+        *_alerts("crashes-model-miscalibrated", {"5m": []}),
+    ],
+}
+
+
+def test_model_alerts_fire_on_score_drift_and_doubled_calibration_error(promtool: str, tmp_path: Path) -> None:
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(prometheus_rules()))
+    tests = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [MODEL, NOT_SCORED]}
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    out = subprocess.run(
+        [promtool, "test", "rules", "tests.yml"], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -119,6 +119,8 @@ def test_grafana_provisioning_is_consistent() -> None:
         "Pipeline metrics target down",
         "Crash data is stale",
         "dbt tests failed",
+        "Hit-and-run scores drifted",
+        "Hit-and-run scores miscalibrated",
     }
     for rule in rules:
         refs = {d["refId"] for d in rule["data"]}
@@ -126,7 +128,7 @@ def test_grafana_provisioning_is_consistent() -> None:
         for d in rule["data"]:
             assert d["datasourceUid"] in (source["uid"], "__expr__")
             assert d["model"].get("expression", "A") in refs
-    assert len(dashboard_queries()) >= 10 and len(alert_queries()) == 5
+    assert len(dashboard_queries()) >= 10 and len(alert_queries()) == 7
 
 
 @pytest.mark.parametrize(
