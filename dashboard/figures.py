@@ -4,7 +4,7 @@ Maps use OpenStreetMap raster tiles, which need internet in the viewer's browser
 built locally (unlike "carto-positron", whose style file is fetched and blanks the whole map
 when it cannot be), so offline the hexagons and points still draw, on a plain background.
 CRASHES_MAP_STYLE (crashes.config) picks another Plotly map style. The area maps (beats,
-districts, community areas) need no tiles at all: real outlines from gold on a blank background.
+districts, community areas) are `dashboard.area_maps`: SVG outlines that need neither tiles nor WebGL.
 """
 
 from __future__ import annotations
@@ -203,43 +203,5 @@ def precision_recall_at(pr: pd.DataFrame, label: str, recall: float, precision: 
         text=[point],
         textposition="top right",
         name="operating point",
-    )
-    return fig
-
-
-# What an area map can colour by: column, legend title, hover/tick format.
-AREA_METRICS = {
-    "crashes": ("crashes", "crashes", ",.0f"),
-    "hit-and-run share": ("hit_and_run_share", "hit-and-run", ".0%"),
-    "crashes per km²": ("crashes_per_km2", "per km²", ",.0f"),
-}
-
-
-def area_choropleth(geojson: dict, df: pd.DataFrame, level: str, metric: str) -> go.Figure:
-    """A choropleth of real outlines on a blank MapLibre style ("white-bg": no tiles, nothing
-    fetched), so it reads offline. Not Plotly's `geo` subplot: it fetches its world topojson from
-    cdn.plot.ly even with the base layers hidden, and offline draws nothing at all."""
-    column, title, fmt = AREA_METRICS[metric]
-    fig = go.Figure(
-        go.Choroplethmap(
-            geojson=geojson,
-            featureidkey="id",
-            locations=df["id"],
-            z=df[column],
-            customdata=df[["name", "crashes", "hit_and_run_share", "crashes_per_km2"]],
-            colorscale="RdYlBu_r" if column == "hit_and_run_share" else "YlOrRd",
-            marker_line_color="#404040",
-            marker_line_width=0.6,
-            marker_opacity=0.85,
-            colorbar={"title": title, "tickformat": fmt},
-            hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]:,} crashes"
-            "<br>hit-and-run %{customdata[2]:.1%}<br>%{customdata[3]:,.0f} crashes per km²<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        title=f"{metric.capitalize()} by {level.removesuffix('s')}",
-        map={"style": "white-bg", "center": CHICAGO, "zoom": 9.3},
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
-        height=620,
     )
     return fig

@@ -1,12 +1,15 @@
 """The real server in a real browser: `streamlit run` on a free port, headless Chromium on the
-overview, and the figures it renders are the marts' figures."""
+overview, and the figures it renders are the marts' figures; the Explore page's area maps draw
+in a browser without WebGL."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -15,12 +18,13 @@ from tests.dashboard.browser import chromium, open_page, stop
 from tests.dashboard.conftest import Demo, free_port
 
 
-def test_overview_renders_real_numbers_in_chromium(demo: Demo, tmp_path) -> None:  # noqa: ANN001
+@pytest.fixture(scope="module")
+def served(demo: Demo) -> Iterator[str]:
+    """`crashes dashboard` as a user starts it (the CLI execs the Streamlit server); its URL."""
     if chromium() is None:
         pytest.skip("Debian chromium is not installed (.ci/run installs it)")
     port = free_port()
     env = {**os.environ, "CRASHES_HOME": str(demo.home)}
-    # `crashes dashboard` as a user starts it (the CLI execs the Streamlit server).
     server = subprocess.Popen(
         [sys.executable, "-m", "orchestration.cli", "dashboard", "--port", str(port)],
         env=env,
@@ -38,25 +42,54 @@ def test_overview_renders_real_numbers_in_chromium(demo: Demo, tmp_path) -> None
             assert server.poll() is None, server.stdout.read().decode() if server.stdout else "server exited"
             assert time.monotonic() < deadline, "streamlit did not answer /_stcore/health within 60 s"
             time.sleep(0.5)
-
-        crashes, hit_and_run, killed = demo.sql(
-            "select sum(crash_count), sum(hit_and_run_count), sum(injuries_fatal) from marts.agg_crashes_daily"
-        )[0]
-        marts = demo.one("select count(*) from duckdb_tables() where schema_name = 'marts'")
-        with open_page(f"http://127.0.0.1:{port}/") as page:
-            text = page.wait_for(lambda t: "People killed" in t and "Current model" in t, timeout=90)
-            page.screenshot(tmp_path / "overview.png")
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-
-        def shown(label: str) -> str:
-            assert label in lines, f"no {label!r} on the rendered overview:\n{text[:3000]}"
-            return lines[lines.index(label) + 1]
-
-        assert shown("Crashes") == f"{crashes:,}"
-        assert shown("Hit-and-run") == f"{hit_and_run:,}"
-        assert shown("People killed") == f"{killed:,}"
-        assert f"OK · opened read-only: {marts} marts" in text
-        assert (tmp_path / "overview.png").stat().st_size > 10_000
-        assert "Deploy" not in lines, "the viewer toolbar has no Deploy button (client.toolbarMode)"
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop(server)
+
+
+def test_overview_renders_real_numbers_in_chromium(demo: Demo, served: str, tmp_path) -> None:  # noqa: ANN001
+    crashes, hit_and_run, killed = demo.sql(
+        "select sum(crash_count), sum(hit_and_run_count), sum(injuries_fatal) from marts.agg_crashes_daily"
+    )[0]
+    marts = demo.one("select count(*) from duckdb_tables() where schema_name = 'marts'")
+    with open_page(f"{served}/") as page:
+        text = page.wait_for(lambda t: "People killed" in t and "Current model" in t, timeout=90)
+        page.screenshot(tmp_path / "overview.png")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+
+    def shown(label: str) -> str:
+        assert label in lines, f"no {label!r} on the rendered overview:\n{text[:3000]}"
+        return lines[lines.index(label) + 1]
+
+    assert shown("Crashes") == f"{crashes:,}"
+    assert shown("Hit-and-run") == f"{hit_and_run:,}"
+    assert shown("People killed") == f"{killed:,}"
+    assert f"OK · opened read-only: {marts} marts" in text
+    assert (tmp_path / "overview.png").stat().st_size > 10_000
+    assert "Deploy" not in lines, "the viewer toolbar has no Deploy button (client.toolbarMode)"
+
+
+# Per plot on the page: its SVG fill paths, its traces, whether it drew into a WebGL canvas.
+PLOTS = """[...document.querySelectorAll('.js-plotly-plot')].map(p => ({
+    fills: p.querySelectorAll('path.js-fill').length,
+    areas: (p.data || []).filter(t => t.fill === 'toself').length,
+    canvas: p.querySelector('canvas') !== null}))"""
+
+
+def test_the_community_area_map_draws_its_outlines_without_webgl(demo: Demo, served: str) -> None:
+    areas = demo.one("select count(*) from marts.geo_community_areas")
+    with open_page(f"{served}/explore", height=2600, flags=("--disable-3d-apis",)) as page:
+        page.wait_for(lambda t: "community areas" in t and "Map" in t, timeout=90)
+        click = "[...document.querySelectorAll('button')].find(b => b.innerText.trim() === 'community areas').click()"
+        page.call("Runtime.evaluate", expression=click)
+        deadline, plots = time.monotonic() + 60, []
+        while time.monotonic() < deadline:
+            value = page.call("Runtime.evaluate", expression=PLOTS, returnByValue=True)["result"]["value"]
+            plots = [p for p in value if p["areas"]]
+            if plots and plots[0]["fills"] >= plots[0]["areas"]:
+                break
+            time.sleep(0.5)
+    assert len(plots) == 1, json.dumps(plots)
+    drawn = plots[0]
+    # Every area is a filled SVG path (a WebGL map draws nothing here but an empty canvas).
+    assert drawn["areas"] == areas and drawn["fills"] >= areas and not drawn["canvas"], drawn
