@@ -146,7 +146,7 @@ def hit_and_run_shares(df: pd.DataFrame, top: int = 8) -> go.Figure:
 
 def injuries_by_road_user(df: pd.DataFrame) -> go.Figure:
     rate = df["injured"] / df["people"].where(df["people"] > 0)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["People injured", "Share injured"])
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["People injured (person records)", "Share of people injured"])
     fig.add_bar(x=df["road_user"], y=df["injured"], name="injured", marker_color="#f58518", row=1, col=1)
     fig.add_bar(x=df["road_user"], y=df["killed"], name="killed", marker_color="#54278f", row=1, col=1)
     fig.add_bar(
@@ -160,7 +160,9 @@ def injuries_by_road_user(df: pd.DataFrame) -> go.Figure:
         col=2,
     )
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
-    fig.update_layout(title="Injuries by road user", barmode="group", height=360, legend={"orientation": "h"})
+    fig.update_layout(
+        title="Injuries by road user (person records)", barmode="group", height=360, legend={"orientation": "h"}
+    )
     return fig
 
 

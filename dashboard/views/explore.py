@@ -9,7 +9,16 @@ import streamlit as st
 from dashboard import figures, queries
 from dashboard.area_maps import area_map
 from dashboard.filters import crash_filter
-from dashboard.ui import count, missing_note, page_title, require_gold, share
+from dashboard.ui import (
+    CRASH_RECORD_DEATHS,
+    CRASH_RECORD_HELP,
+    CRASH_RECORD_INJURIES,
+    count,
+    page_title,
+    people_gap,
+    require_gold,
+    share,
+)
 
 POINT_SAMPLE = 5000
 
@@ -26,8 +35,8 @@ cols[1].metric(
     "Hit-and-run", count(h["hit_and_run"]), share(h["hit_and_run"], h["crashes"]), delta_color="off", delta_arrow="off"
 )
 cols[2].metric("Crashes with injuries", count(h["injury_crashes"]))
-cols[3].metric("People injured", count(h["injured"]))
-cols[4].metric("People killed", count(h["killed"]))
+cols[3].metric(CRASH_RECORD_INJURIES, count(h["injured"]), help=CRASH_RECORD_HELP)
+cols[4].metric(CRASH_RECORD_DEATHS, count(h["killed"]), help=CRASH_RECORD_HELP)
 st.caption(f"Filter: {f.describe()}")
 if not h["crashes"]:
     st.info("No crashes match this period and area.")
@@ -49,8 +58,8 @@ else:
     area_map(f, mode)
 
 st.plotly_chart(figures.hit_and_run_shares(queries.hit_and_run_by(f)))
-if "people" in (missing := queries.missing_datasets()):
-    st.info(missing_note(missing))
+if gap := people_gap(f):
+    st.info(gap)
 else:
     injuries = queries.injuries_by_road_user(f)
     st.plotly_chart(figures.injuries_by_road_user(injuries))

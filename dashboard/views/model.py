@@ -40,6 +40,12 @@ PURPOSE = (
 
 # ----------------------------------------------------------------------------- current model
 st.markdown(PURPOSE)
+if has_gold and (missing := queries.missing_datasets()):
+    st.info(
+        f"No {' and '.join(missing)} loaded yet: nothing on this page needs them. The model's features come "
+        "from the crash records only (what is known at the scene, never units or people), so its scores "
+        "are unaffected."
+    )
 if view is None:
     st.info("No model is registered yet. Train one below (or run the pipeline: it trains when none exists).")
 else:

@@ -53,7 +53,7 @@ def test_overview_renders_real_numbers_in_chromium(demo: Demo, served: str, tmp_
     )[0]
     marts = demo.one("select count(*) from duckdb_tables() where schema_name = 'marts'")
     with open_page(f"{served}/") as page:
-        text = page.wait_for(lambda t: "People killed" in t and "Current model" in t, timeout=90)
+        text = page.wait_for(lambda t: "Deaths on crash records" in t and "Current model" in t, timeout=90)
         page.screenshot(tmp_path / "overview.png")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -63,7 +63,7 @@ def test_overview_renders_real_numbers_in_chromium(demo: Demo, served: str, tmp_
 
     assert shown("Crashes") == f"{crashes:,}"
     assert shown("Hit-and-run") == f"{hit_and_run:,}"
-    assert shown("People killed") == f"{killed:,}"
+    assert shown("Deaths on crash records") == f"{killed:,}"
     assert f"OK · opened read-only: {marts} marts" in text
     assert (tmp_path / "overview.png").stat().st_size > 10_000
     assert "Deploy" not in lines, "the viewer toolbar has no Deploy button (client.toolbarMode)"
