@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import sample_colorscale
 
-from dashboard import queries
+from dashboard import figures, queries
 from dashboard.filters import CrashFilter
 from dashboard.snapshot import per_snapshot
 
@@ -25,7 +25,6 @@ TABLE_ROWS = 25
 # 4 decimals ≈ 11 m north–south, 8 m east–west: finer than a pixel of the drawn map, and it
 # halves the payload of the 6-decimal outlines gold carries.
 DIGITS = 4
-CHICAGO_LAT = 41.84
 NO_DATA = "#eeeeee"
 # What an area map can colour by: column, colour-bar title, number format, colour scale.
 AREA_METRICS = {
@@ -113,18 +112,8 @@ def outline_map(shapes: dict[str, tuple[list, list]], df: pd.DataFrame, level: s
         showlegend=False,
         name="colour scale",
     )
-    hidden = {"visible": False, "showgrid": False, "zeroline": False}
-    fig.update_layout(
-        title=f"{metric.capitalize()} by {level.removesuffix('s')} (grey: no crashes)",
-        # A degree of longitude is cos(latitude) of a degree of latitude: keep shapes true.
-        xaxis={**hidden, "constrain": "domain"},
-        yaxis={**hidden, "scaleanchor": "x", "scaleratio": 1 / math.cos(math.radians(CHICAGO_LAT))},
-        plot_bgcolor="white",
-        hovermode="closest",
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
-        height=620,
-    )
-    return fig
+    fig.update_layout(title=f"{metric.capitalize()} by {level.removesuffix('s')} (grey: no crashes)")
+    return figures.lonlat_layout(fig)
 
 
 def area_map(f: CrashFilter, level: str) -> None:

@@ -13,6 +13,7 @@ import math
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from crashes.config import get_settings
@@ -76,28 +77,69 @@ def hexagon(lng: float, lat: float, radius_deg: float) -> list[list[float]]:
     return [*ring, ring[0]]
 
 
+# Colour classes of the hexbin map (quantiles of crashes per hexagon), light to dark.
+HEX_CLASSES = 6
+
+
+def lonlat_layout(fig: go.Figure, height: int = 620) -> go.Figure:
+    """Plain SVG axes in lon/lat for outlines drawn as polygons: no WebGL, no tiles. Axes hidden;
+    a degree of longitude is cos(latitude) of a degree of latitude, so shapes keep their form."""
+    hidden = {"visible": False, "showgrid": False, "zeroline": False}
+    fig.update_layout(
+        xaxis={**hidden, "constrain": "domain"},
+        yaxis={**hidden, "scaleanchor": "x", "scaleratio": 1 / math.cos(math.radians(CHICAGO["lat"]))},
+        plot_bgcolor="white",
+        hovermode="closest",
+        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        height=height,
+    )
+    return fig
+
+
 def hexbin_map(df: pd.DataFrame, radius_deg: float = HEX_RADIUS_DEG) -> go.Figure:
-    ids = [f"{i}:{j}" for i, j in zip(df["i"], df["j"], strict=True)]
-    features = [
-        {"type": "Feature", "id": hid, "geometry": {"type": "Polygon", "coordinates": [hexagon(x, y, radius_deg)]}}
-        for hid, x, y in zip(ids, df["center_lng"], df["center_lat"], strict=True)
-    ]
-    fig = go.Figure(
-        go.Choroplethmap(
-            geojson={"type": "FeatureCollection", "features": features},
-            locations=ids,
-            z=df["crashes"],
-            customdata=df[["hit_and_run_share"]],
-            colorscale="YlOrRd",
-            marker_opacity=0.65,
-            marker_line_width=0,
-            colorbar_title="crashes",
-            hovertemplate="%{z:,} crashes<br>hit-and-run %{customdata[0]:.0%}<extra></extra>",
-        )
+    """Hexagons as SVG polygons (a map trace needs WebGL, which many browsers lack): one filled
+    trace per colour class, its legend entry the class's range, and markers at the centres that
+    carry each hexagon's hover."""
+    fig = go.Figure()
+    if df.empty:
+        return lonlat_layout(fig, 560)
+    edges = sorted({int(round(q)) for q in df["crashes"].quantile([k / HEX_CLASSES for k in range(HEX_CLASSES + 1)])})
+    edges[0], edges[-1] = int(df["crashes"].min()), int(df["crashes"].max())
+    classes = pd.cut(df["crashes"], bins=[edges[0] - 1, *edges[1:]], labels=False, include_lowest=True)
+    colours = sample_colorscale("YlOrRd", [0.1 + 0.9 * k / max(len(edges) - 2, 1) for k in range(len(edges) - 1)])
+    for k, colour in enumerate(colours):
+        part = df[classes == k]
+        if part.empty:
+            continue
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for x, y in zip(part["center_lng"], part["center_lat"], strict=True):
+            for lng, lat in hexagon(x, y, radius_deg):
+                xs.append(round(lng, 5))
+                ys.append(round(lat, 5))
+            xs.append(None)
+            ys.append(None)
+        low = edges[k] if k == 0 else edges[k] + 1
+        fig.add_scatter(
+            x=xs, y=ys, mode="lines", fill="toself", fillcolor=colour, line={"width": 0.3, "color": "#ffffff"},
+            name=f"{low:,}–{edges[k + 1]:,}" if low < edges[k + 1] else f"{edges[k + 1]:,}", hoverinfo="skip",
+        )  # fmt: skip
+    fig.add_scatter(
+        x=df["center_lng"].round(5),
+        y=df["center_lat"].round(5),
+        mode="markers",
+        marker={"size": 6, "opacity": 0},
+        customdata=df[["crashes", "hit_and_run_share"]],
+        hovertemplate="%{customdata[0]:,} crashes<br>hit-and-run %{customdata[1]:.0%}<extra></extra>",
+        showlegend=False,
+        name="hexagon figures",
     )
     across_km = math.sqrt(3) * radius_deg * 111.2  # flat to flat; a degree of latitude is ≈111.2 km
-    fig.update_layout(title=f"Crashes per hexagon (≈{across_km:.1f} km across), colour = crashes")
-    return _map_layout(fig)
+    fig.update_layout(
+        title=f"Crashes per hexagon (≈{across_km:.1f} km across)",
+        legend={"title": {"text": "crashes per hexagon"}, "x": 1, "y": 1},
+    )
+    return lonlat_layout(fig, 560)
 
 
 def points_map(df: pd.DataFrame) -> go.Figure:

@@ -117,3 +117,27 @@ def test_area_map_colours_by_hit_and_run_share_and_rate(demo: Demo, app) -> None
 def _period(at) -> list:  # noqa: ANN001 - AppTest
     start, end = at.date_input[0].value
     return [start, end]
+
+
+def test_the_default_hexbin_map_draws_without_webgl(demo: Demo, app) -> None:  # noqa: ANN001
+    at = app.switch_page("views/explore.py").run()
+    assert not at.exception
+    maps = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    hexes = [m for m in maps if m["layout"].get("title", {}).get("text", "").startswith("Crashes per hexagon")]
+    assert len(hexes) == 1
+    traces = hexes[0]["data"]
+    assert {t["type"] for t in traces} == {"scatter"} and not {"map", "geo"} & set(hexes[0]["layout"])
+    fills = [t for t in traces if t.get("fill") == "toself"]
+    hover = [t for t in traces if t.get("mode") == "markers"]
+    assert 2 <= len(fills) <= 6 and len(hover) == 1  # colour classes, each named by its range in the legend
+    assert all(t["name"][0].isdigit() for t in fills)
+    # Every hexagon drawn (7 points and a gap each) and hovered; their counts are the located crashes.
+    drawn = sum(len(_values(t["x"])) for t in fills) // 8
+    custom = hover[0]["customdata"]  # rows of (crashes, share); Plotly may send them as one typed array
+    counts = _values(custom)[::2] if isinstance(custom, dict) else [row[0] for row in custom]
+    located = demo.one(
+        "select count(*) from marts.fct_crashes where latitude is not null and longitude is not null"
+        " and crash_date between ? and ?",
+        _period(at),
+    )
+    assert drawn == len(counts) and sum(counts) == located > 0
