@@ -222,14 +222,15 @@ def dashboard_server(env: dict[str, str], port: int | None = None, timeout: floa
 
 
 @contextmanager
-def open_page(url: str, width: int = 1400, height: int = 1800) -> Iterator[Page]:
+def open_page(url: str, width: int = 1400, height: int = 1800, flags: tuple[str, ...] = ()) -> Iterator[Page]:
+    """`flags` adds Chromium switches (`--disable-3d-apis`: a browser without WebGL)."""
     binary = chromium()
     if binary is None:
         raise FileNotFoundError("chromium is not installed")
     # Chromium's helpers may still flush into the profile as they exit: don't fail on its removal.
     with tempfile.TemporaryDirectory(prefix="crashes-chromium-", ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
-            [binary, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"],
+            [binary, *FLAGS, *flags, f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         try:

@@ -34,8 +34,3 @@ def hit_and_run_shares(f: CrashFilter) -> go.Figure:
 @kept_per_snapshot
 def injuries_by_road_user(f: CrashFilter) -> go.Figure:
     return figures.injuries_by_road_user(queries.injuries_by_road_user(f))
-
-
-@kept_per_snapshot
-def area_choropleth(f: CrashFilter, level: str, metric: str) -> go.Figure:
-    return figures.area_choropleth(queries.area_boundaries(level), queries.by_area(f, level), level, metric)

@@ -4,7 +4,7 @@ Maps use OpenStreetMap raster tiles, which need internet in the viewer's browser
 built locally (unlike "carto-positron", whose style file is fetched and blanks the whole map
 when it cannot be), so offline the hexagons and points still draw, on a plain background.
 CRASHES_MAP_STYLE (crashes.config) picks another Plotly map style. The area maps (beats,
-districts, community areas) need no tiles at all: real outlines from gold on a blank background.
+districts, community areas) are `dashboard.area_maps`: SVG outlines that need neither tiles nor WebGL.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import math
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from crashes.config import get_settings
@@ -80,28 +81,69 @@ def hexagon(lng: float, lat: float, radius_deg: float) -> list[list[float]]:
     return [*ring, ring[0]]
 
 
+# Colour classes of the hexbin map (quantiles of crashes per hexagon), light to dark.
+HEX_CLASSES = 6
+
+
+def lonlat_layout(fig: go.Figure, height: int = 620) -> go.Figure:
+    """Plain SVG axes in lon/lat for outlines drawn as polygons: no WebGL, no tiles. Axes hidden;
+    a degree of longitude is cos(latitude) of a degree of latitude, so shapes keep their form."""
+    hidden = {"visible": False, "showgrid": False, "zeroline": False}
+    fig.update_layout(
+        xaxis={**hidden, "constrain": "domain"},
+        yaxis={**hidden, "scaleanchor": "x", "scaleratio": 1 / math.cos(math.radians(CHICAGO["lat"]))},
+        plot_bgcolor="white",
+        hovermode="closest",
+        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        height=height,
+    )
+    return fig
+
+
 def hexbin_map(df: pd.DataFrame, radius_deg: float = HEX_RADIUS_DEG) -> go.Figure:
-    ids = [f"{i}:{j}" for i, j in zip(df["i"], df["j"], strict=True)]
-    features = [
-        {"type": "Feature", "id": hid, "geometry": {"type": "Polygon", "coordinates": [hexagon(x, y, radius_deg)]}}
-        for hid, x, y in zip(ids, df["center_lng"], df["center_lat"], strict=True)
-    ]
-    fig = go.Figure(
-        go.Choroplethmap(
-            geojson={"type": "FeatureCollection", "features": features},
-            locations=ids,
-            z=df["crashes"],
-            customdata=df[["hit_and_run_share"]],
-            colorscale="YlOrRd",
-            marker_opacity=0.65,
-            marker_line_width=0,
-            colorbar_title="crashes",
-            hovertemplate="%{z:,} crashes<br>hit-and-run %{customdata[0]:.0%}<extra></extra>",
-        )
+    """Hexagons as SVG polygons (a map trace needs WebGL, which many browsers lack): one filled
+    trace per colour class, its legend entry the class's range, and markers at the centres that
+    carry each hexagon's hover."""
+    fig = go.Figure()
+    if df.empty:
+        return lonlat_layout(fig, 560)
+    edges = sorted({int(round(q)) for q in df["crashes"].quantile([k / HEX_CLASSES for k in range(HEX_CLASSES + 1)])})
+    edges[0], edges[-1] = int(df["crashes"].min()), int(df["crashes"].max())
+    classes = pd.cut(df["crashes"], bins=[edges[0] - 1, *edges[1:]], labels=False, include_lowest=True)
+    colours = sample_colorscale("YlOrRd", [0.1 + 0.9 * k / max(len(edges) - 2, 1) for k in range(len(edges) - 1)])
+    for k, colour in enumerate(colours):
+        part = df[classes == k]
+        if part.empty:
+            continue
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for x, y in zip(part["center_lng"], part["center_lat"], strict=True):
+            for lng, lat in hexagon(x, y, radius_deg):
+                xs.append(round(lng, 5))
+                ys.append(round(lat, 5))
+            xs.append(None)
+            ys.append(None)
+        low = edges[k] if k == 0 else edges[k] + 1
+        fig.add_scatter(
+            x=xs, y=ys, mode="lines", fill="toself", fillcolor=colour, line={"width": 0.3, "color": "#ffffff"},
+            name=f"{low:,}–{edges[k + 1]:,}" if low < edges[k + 1] else f"{edges[k + 1]:,}", hoverinfo="skip",
+        )  # fmt: skip
+    fig.add_scatter(
+        x=df["center_lng"].round(5),
+        y=df["center_lat"].round(5),
+        mode="markers",
+        marker={"size": 6, "opacity": 0},
+        customdata=df[["crashes", "hit_and_run_share"]],
+        hovertemplate="%{customdata[0]:,} crashes<br>hit-and-run %{customdata[1]:.0%}<extra></extra>",
+        showlegend=False,
+        name="hexagon figures",
     )
     across_km = math.sqrt(3) * radius_deg * 111.2  # flat to flat; a degree of latitude is ≈111.2 km
-    fig.update_layout(title=f"Crashes per hexagon (≈{across_km:.1f} km across), colour = crashes")
-    return _map_layout(fig)
+    fig.update_layout(
+        title=f"Crashes per hexagon (≈{across_km:.1f} km across)",
+        legend={"title": {"text": "crashes per hexagon"}, "x": 1, "y": 1},
+    )
+    return lonlat_layout(fig, 560)
 
 
 def points_map(df: pd.DataFrame) -> go.Figure:
@@ -162,7 +204,7 @@ def hit_and_run_shares(df: pd.DataFrame, top: int = 8) -> go.Figure:
 
 def injuries_by_road_user(df: pd.DataFrame) -> go.Figure:
     rate = df["injured"] / df["people"].where(df["people"] > 0)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["People injured", "Share injured"])
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["People injured (person records)", "Share of people injured"])
     fig.add_bar(x=df["road_user"], y=df["injured"], name="injured", marker_color="#f58518", row=1, col=1)
     fig.add_bar(x=df["road_user"], y=df["killed"], name="killed", marker_color="#54278f", row=1, col=1)
     fig.add_bar(
@@ -176,7 +218,13 @@ def injuries_by_road_user(df: pd.DataFrame) -> go.Figure:
         col=2,
     )
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
-    fig.update_layout(title="Injuries by road user", barmode="group", height=380, legend=LEGEND_ABOVE, margin={"t": 90})
+    fig.update_layout(
+        title="Injuries by road user (person records)",
+        barmode="group",
+        height=380,
+        legend=LEGEND_ABOVE,
+        margin={"t": 90},
+    )
     return fig
 
 
@@ -219,44 +267,6 @@ def precision_recall_at(pr: pd.DataFrame, label: str, recall: float, precision: 
         text=[point],
         textposition="top right",
         name="operating point",
-    )
-    return fig
-
-
-# What an area map can colour by: column, legend title, hover/tick format.
-AREA_METRICS = {
-    "crashes": ("crashes", "crashes", ",.0f"),
-    "hit-and-run share": ("hit_and_run_share", "hit-and-run", ".0%"),
-    "crashes per km²": ("crashes_per_km2", "per km²", ",.0f"),
-}
-
-
-def area_choropleth(geojson: dict, df: pd.DataFrame, level: str, metric: str) -> go.Figure:
-    """A choropleth of real outlines on a blank MapLibre style ("white-bg": no tiles, nothing
-    fetched), so it reads offline. Not Plotly's `geo` subplot: it fetches its world topojson from
-    cdn.plot.ly even with the base layers hidden, and offline draws nothing at all."""
-    column, title, fmt = AREA_METRICS[metric]
-    fig = go.Figure(
-        go.Choroplethmap(
-            geojson=geojson,
-            featureidkey="id",
-            locations=df["id"],
-            z=df[column],
-            customdata=df[["name", "crashes", "hit_and_run_share", "crashes_per_km2"]],
-            colorscale="RdYlBu_r" if column == "hit_and_run_share" else "YlOrRd",
-            marker_line_color="#404040",
-            marker_line_width=0.6,
-            marker_opacity=0.85,
-            colorbar={"title": title, "tickformat": fmt},
-            hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]:,} crashes"
-            "<br>hit-and-run %{customdata[2]:.1%}<br>%{customdata[3]:,.0f} crashes per km²<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        title=f"{metric.capitalize()} by {level.removesuffix('s')}",
-        map={"style": "white-bg", "center": CHICAGO, "zoom": 9.3},
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
-        height=620,
     )
     return fig
 

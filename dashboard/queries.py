@@ -603,3 +603,16 @@ def by_area(f: CrashFilter, level: str) -> pd.DataFrame:
         " order by crashes desc, id",
         filter_params(f),
     )
+
+
+# --------------------------------------------------------------------------- record coverage (every page)
+@per_snapshot
+def record_coverage(f: CrashFilter) -> dict[str, int]:
+    """Of the crashes the filter selects, how many have unit and person records in gold: the
+    person-level figures count only those, so a partial people load undercounts."""
+    row = frame(
+        "select count(*) as crashes, count(*) filter (where unit_count > 0) as with_units,"
+        f" count(*) filter (where person_count > 0) as with_people from {SCHEMA}.fct_crashes where {CRASH_FILTER}",
+        filter_params(f),
+    ).iloc[0]
+    return {k: int(v) for k, v in row.items()}

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from dashboard import queries, snapshot  # noqa: E402
 from dashboard.filters import CrashFilter  # noqa: E402
 from dashboard.model_view import ModelView, current_view  # noqa: E402
-from dashboard.ui import missing_note  # noqa: E402
+from dashboard.ui import missing_note, people_gap  # noqa: E402
 
 WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
 _FOLD = str.maketrans({"…": "...", "–": "-", "—": "-", "×": "x", "≥": ">=", "≤": "<=", "·": "-", "→": "->"})
@@ -200,9 +200,8 @@ def build_report(f: CrashFilter) -> bytes:
             height_mm=55,
         )
         pdf.heading("Injuries by road user")
-        missing = queries.missing_datasets()
-        if "people" in missing:
-            pdf.paragraph(missing_note(missing) or "")
+        if gap := people_gap(f):  # people not loaded, or for too few of the period's crashes
+            pdf.paragraph(gap)
         else:
             injuries = queries.injuries_by_road_user(f)
             pdf.grid(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
@@ -12,6 +12,9 @@ import streamlit as st
 from crashes.config import get_settings
 from dashboard import snapshot
 from orchestration.runs import record_event
+
+if TYPE_CHECKING:
+    from dashboard.filters import CrashFilter
 
 
 def page_title(page: str, heading: str | None = None) -> None:
@@ -99,3 +102,32 @@ def missing_note(missing: list[str]) -> str | None:
         f"No {names} loaded yet: the figures that need them (units, people, injuries by road user) are "
         "unknown, not zero. Load their files with `crashes ingest` and build again."
     )
+
+
+# Below this share of crashes with person records, counts of people would undercount: hidden.
+PEOPLE_COMPLETE = 0.95
+CRASH_RECORD_INJURIES = "Injuries on crash records"
+CRASH_RECORD_DEATHS = "Deaths on crash records"
+CRASH_RECORD_HELP = (
+    "Summed from the injury counts the police report writes on each crash record, not counted from "
+    "the person records (those are the figures by road user)."
+)
+
+
+def people_gap(f: CrashFilter) -> str | None:
+    """Why person-level figures for `f` cannot be shown (people not loaded, or loaded for too few
+    of its crashes), or None when they can."""
+    from dashboard import queries
+
+    missing = queries.missing_datasets()
+    if "people" in missing:
+        return missing_note(missing)
+    cover = queries.record_coverage(f)
+    if cover["crashes"] and cover["with_people"] < PEOPLE_COMPLETE * cover["crashes"]:
+        return (
+            f"People records are partial: only {cover['with_people']:,} of the {cover['crashes']:,} crashes "
+            f"selected ({cover['with_people'] / cover['crashes']:.1%}) have any, so counts of people "
+            "(injuries by road user) would undercount and are not shown. Load the people file for the whole "
+            "period with `crashes ingest` and build again."
+        )
+    return None

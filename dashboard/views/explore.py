@@ -10,7 +10,16 @@ from dashboard import explore_charts as charts
 from dashboard import figures, queries
 from dashboard.area_maps import area_map
 from dashboard.filters import CrashFilter, crash_filter
-from dashboard.ui import count, missing_note, page_title, require_gold, share
+from dashboard.ui import (
+    CRASH_RECORD_DEATHS,
+    CRASH_RECORD_HELP,
+    CRASH_RECORD_INJURIES,
+    count,
+    page_title,
+    people_gap,
+    require_gold,
+    share,
+)
 
 POINT_SAMPLE = 5000
 
@@ -27,8 +36,8 @@ cols[1].metric(
     "Hit-and-run", count(h["hit_and_run"]), share(h["hit_and_run"], h["crashes"]), delta_color="off", delta_arrow="off"
 )
 cols[2].metric("Crashes with injuries", count(h["injury_crashes"]))
-cols[3].metric("People injured", count(h["injured"]))
-cols[4].metric("People killed", count(h["killed"]))
+cols[3].metric(CRASH_RECORD_INJURIES, count(h["injured"]), help=CRASH_RECORD_HELP)
+cols[4].metric(CRASH_RECORD_DEATHS, count(h["killed"]), help=CRASH_RECORD_HELP)
 st.caption(f"Filter: {f.describe()}")
 if not h["crashes"]:
     st.info("No crashes match this period and area.")
@@ -64,8 +73,8 @@ st.plotly_chart(charts.hour_weekday(f))
 crash_map(f)
 
 st.plotly_chart(charts.hit_and_run_shares(f))
-if "people" in (missing := queries.missing_datasets()):
-    st.info(missing_note(missing))
+if gap := people_gap(f):
+    st.info(gap)
 else:
     injuries = queries.injuries_by_road_user(f)
     st.plotly_chart(charts.injuries_by_road_user(f))

@@ -43,6 +43,12 @@ PURPOSE = (
 st.markdown(PURPOSE)
 if has_gold and (label_note := label_delay_note()):
     st.caption(label_note)  # how often the label itself changes after the first load (the audit)
+if has_gold and (missing := queries.missing_datasets()):
+    st.info(
+        f"No {' and '.join(missing)} loaded yet: nothing on this page needs them. The model's features come "
+        "from the crash records only (what is known at the scene, never units or people), so its scores "
+        "are unaffected."
+    )
 if view is None:
     st.info("No model is registered yet. Train one below (or run the pipeline: it trains when none exists).")
 else:

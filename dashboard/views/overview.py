@@ -10,9 +10,21 @@ import streamlit as st
 from crashes.config import get_settings
 from dashboard import queries, snapshot
 from dashboard.bronze import list_bronze
+from dashboard.filters import CrashFilter
 from dashboard.health import endpoints, run_checks
 from dashboard.progress import DASH, runs_frame, stages_frame
-from dashboard.ui import ago, count, gold_missing, missing_note, page_title, share, stamp
+from dashboard.ui import (
+    CRASH_RECORD_DEATHS,
+    CRASH_RECORD_HELP,
+    CRASH_RECORD_INJURIES,
+    ago,
+    count,
+    gold_missing,
+    page_title,
+    people_gap,
+    share,
+    stamp,
+)
 from orchestration import runs
 from orchestration.model_info import current_model
 
@@ -33,8 +45,8 @@ if has_gold:
         delta_color="off",
         delta_arrow="off",
     )
-    cols[2].metric("People injured", count(t["injured"]))
-    cols[3].metric("People killed", count(t["killed"]))
+    cols[2].metric(CRASH_RECORD_INJURIES, count(t["injured"]), help=CRASH_RECORD_HELP)
+    cols[3].metric(CRASH_RECORD_DEATHS, count(t["killed"]), help=CRASH_RECORD_HELP)
     first, last = t["first_day"], t["last_day"]
     cols[4].metric(
         "Crash dates",
@@ -43,7 +55,7 @@ if has_gold:
         delta_color="off",
         delta_arrow="off",
     )
-    if note := missing_note(queries.missing_datasets()):
+    if t["days"] and (note := people_gap(CrashFilter(first, last))):
         st.info(note)
 
 # ----------------------------------------------------------------------------- health

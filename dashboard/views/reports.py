@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.filters import CrashFilter, crash_filter
-from dashboard.ui import page_title, require_gold, size
+from dashboard.ui import page_title, people_gap, require_gold, size
 
 page_title("Reports")
 require_gold()
@@ -61,6 +61,10 @@ downloads = {
     "agg_contributory_causes": ("Contributory causes per year", queries.causes),
     "agg_injuries_by_road_user": ("Injuries by road user per year", queries.injuries_by_year),
 }
+# Counts of people are only as complete as the person records: say so, and offer none when partial.
+PERSON_LEVEL = {"agg_injuries_by_road_user"}
+if gap := people_gap(f):
+    st.info(gap)
 cols = st.columns(len(downloads) + 1)
 for col, (mart, (label, load)) in zip(cols, downloads.items(), strict=False):
     col.download_button(
@@ -69,6 +73,8 @@ for col, (mart, (label, load)) in zip(cols, downloads.items(), strict=False):
         file_name=f"{mart}_{f.start:%Y%m%d}-{f.end:%Y%m%d}.csv",
         mime="text/csv",
         key=f"csv_{mart}",
+        disabled=bool(gap) and mart in PERSON_LEVEL,
+        help=gap if mart in PERSON_LEVEL else None,
     )
 cols[-1].download_button(
     "Data-quality expectations",

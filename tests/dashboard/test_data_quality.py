@@ -73,16 +73,6 @@ def test_a_demo_with_every_dataset_and_no_rejects_shows_no_notice(demo: Demo, ap
     assert not any("loaded yet" in i.value for i in app.info)
 
 
-def test_overview_and_explore_say_units_and_people_are_missing(crashes_only: Path) -> None:
-    overview = _page("views/overview.py")
-    assert not overview.exception
-    assert [i.value for i in overview.info if NOTICE in i.value] != []
-    explore = _page("views/explore.py")
-    assert not explore.exception
-    assert any(NOTICE in i.value for i in explore.info)
-    assert not any({"road_user", "injured"} <= set(d.value.columns) for d in explore.dataframe)
-
-
 def test_the_pdf_lists_the_rejected_records_and_says_what_is_missing(demo: Demo, crashes_only: Path) -> None:
     from dashboard.filters import CrashFilter
     from dashboard.report_pdf import build_report

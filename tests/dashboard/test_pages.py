@@ -36,8 +36,8 @@ def test_overview_shows_gold_totals_health_and_runs(demo: Demo, app) -> None:  #
     shown = _metrics(app)
     assert shown["Crashes"] == f"{crashes:,}"
     assert shown["Hit-and-run"] == f"{hit_and_run:,}"
-    assert shown["People injured"] == f"{injured:,}"
-    assert shown["People killed"] == f"{killed:,}"
+    assert shown["Injuries on crash records"] == f"{injured:,}"
+    assert shown["Deaths on crash records"] == f"{killed:,}"
     assert crashes == demo.one("select count(*) from marts.fct_crashes")
 
     captions = "\n".join(_captions(app))
@@ -206,7 +206,12 @@ def test_explore_page_figures_match_the_marts_and_filters_apply(demo: Demo, app)
     assert not at.exception
     n, hnr, injured, killed = _filtered(demo)
     shown = _metrics(at)
-    assert (shown["Crashes"], shown["Hit-and-run"], shown["People injured"], shown["People killed"]) == (
+    assert (
+        shown["Crashes"],
+        shown["Hit-and-run"],
+        shown["Injuries on crash records"],
+        shown["Deaths on crash records"],
+    ) == (
         f"{n:,}",
         f"{hnr:,}",
         f"{injured:,}",

@@ -276,7 +276,7 @@ def test_incremental_build_equals_a_full_refresh(scenario: Scenario) -> None:
             )
             for table in tables
         }
-    assert len(tables) == 21  # 15 marts (agg_crashes_beat_daily too), 3 geo_* outlines, dq_crashes_outside_beat, 2 audit_*
+    assert len(tables) == 21  # 15 marts (with agg_crashes_beat_daily), 3 geo_*, dq_crashes_outside_beat, 2 audit_*
     assert differences == dict.fromkeys(tables, (0, 0))
 
 
