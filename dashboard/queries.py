@@ -592,8 +592,8 @@ def by_area(f: CrashFilter, level: str) -> pd.DataFrame:
     hit-and-run share and crashes per km², ranked by crashes."""
     table, key, crash_key = AREA_LEVELS[level]
     return frame(
-        f"with counted as (select {crash_key} as id, sum(crash_count) as crashes,"
-        " sum(hit_and_run_count) as hit_and_run"
+        f"with counted as (select {crash_key} as id, sum(crash_count)::bigint as crashes,"
+        " sum(hit_and_run_count)::bigint as hit_and_run"
         f" from {BEAT_DAILY} where {CRASH_FILTER} group by 1)"
         f" select cast(a.{key} as varchar) as id, a.{_AREA_NAMES[level]} as name,"
         " coalesce(c.crashes, 0) as crashes, coalesce(c.hit_and_run, 0) as hit_and_run,"

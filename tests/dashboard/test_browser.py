@@ -98,7 +98,7 @@ def test_overview_renders_real_numbers_in_chromium(demo: Demo, served: str, tmp_
 
 def test_the_maps_draw_without_webgl(demo: Demo, served: str) -> None:
     areas = demo.one("select count(*) from marts.geo_community_areas")
-    with open_page(f"{served}/explore", height=2600, flags=("--disable-3d-apis",)) as page:
+    with open_page(f"{served}explore", height=2600, flags=("--disable-3d-apis",)) as page:
         page.wait_for(lambda t: "community areas" in t and "Map" in t, timeout=90)
         hexbins = _drawn(page, lambda p: "hexagon figures" in p["names"])  # the default map
         click = "[...document.querySelectorAll('button')].find(b => b.innerText.trim() === 'community areas').click()"
