@@ -2,8 +2,8 @@
 each page to PNG and `pdftotext` reads each page's words and their boxes, so the checks are about
 what is on paper (page count, ink, where headings fall, whole header words), not about our code.
 
-The reports page's default period (the last 91 days) is built once for the module; one more
-report, whose period starts and ends mid-week, checks the weekly chart's partial weeks."""
+One report is built for the module: 91 days (the Reports page's default length) that start and
+end mid-week, so the weekly chart has a partial week at either end."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -110,16 +110,23 @@ def render(pdf: bytes, folder: Path) -> list[Page]:
     return pages
 
 
+def period(demo: Demo) -> tuple[date, date]:
+    """91 days ending two days before the newest crash, moved so that neither end is a week's end."""
+    end = demo.one("select max(crash_date) from marts.agg_crashes_daily") - timedelta(days=2)
+    while end.weekday() == 6 or (end - timedelta(days=90)).weekday() == 0:
+        end -= timedelta(days=1)
+    return end - timedelta(days=90), end
+
+
 @pytest.fixture(scope="module")
 def report(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, list[Page]]:
-    """The report for the Reports page's default period, rendered."""
+    """The report for `period`, rendered."""
     from dashboard.filters import CrashFilter
     from dashboard.report_pdf import build_report
     from dashboard.snapshot import clear
 
     clear()
-    last = demo.one("select max(crash_date) from marts.agg_crashes_daily")
-    pdf = build_report(CrashFilter(last - timedelta(days=90), last))
+    pdf = build_report(CrashFilter(*period(demo)))
     return pdf, render(pdf, tmp_path_factory.mktemp("report-pages"))
 
 
@@ -167,8 +174,7 @@ def test_the_report_ranks_areas_maps_them_and_compares_the_previous_period(
     demo: Demo, report: tuple[bytes, list[Page]]
 ) -> None:
     pdf, pages = report
-    last = demo.one("select max(crash_date) from marts.agg_crashes_daily")
-    start = last - timedelta(days=90)
+    start, last = period(demo)
     before = (start - timedelta(days=91), start - timedelta(days=1))
     previous = demo.one("select count(*) from marts.fct_crashes where crash_date between ? and ?", list(before))
     headline = _section(pages, "Headline counts", "Crashes per week")
@@ -196,18 +202,11 @@ def test_the_report_ranks_areas_maps_them_and_compares_the_previous_period(
     assert f"{cause.capitalize()} {n:,}" in causes, causes[:400]
 
 
-def test_partial_weeks_at_either_end_are_marked(demo: Demo, tmp_path: Path) -> None:
-    from dashboard.filters import CrashFilter
-    from dashboard.report_pdf import build_report
-    from dashboard.snapshot import clear
-
-    clear()
-    last = demo.one("select max(crash_date) from marts.agg_crashes_daily")
-    start, end = last - timedelta(days=58), last - timedelta(days=2)
+def test_partial_weeks_at_either_end_are_marked(demo: Demo, report: tuple[bytes, list[Page]]) -> None:
+    _, pages = report
+    start, end = period(demo)
     first_monday = start - timedelta(days=start.weekday())
     last_monday = end - timedelta(days=end.weekday())
-    assert start != first_monday and end != last_monday + timedelta(days=6), "pick a mid-week period"
-    pages = render(build_report(CrashFilter(start, end)), tmp_path)
     weekly = _section(pages, "Crashes per week")
     first_days, last_days = 7 - start.weekday(), end.weekday() + 1
     assert f"week of {first_monday:%Y-%m-%d} ({first_days} of 7 days)" in weekly, weekly[:400]
@@ -230,10 +229,9 @@ def test_the_model_section_ranks_by_risk_band_and_flags_nothing(demo: Demo, repo
     for band in bands.itertuples():
         if band.band != "rest":
             assert re.search(rf"{band.band} {band.min_score:.1%} [\d.]+ {band.precision:.2f} ", model), band
-    last = demo.one("select max(crash_date) from marts.agg_crashes_daily")
     top = demo.one(
         "select count(*) from marts.ml_hit_and_run_scores s join marts.fct_crashes c using (crash_record_id)"
         " where c.crash_date between ? and ? and s.risk_band = ?",
-        [last - timedelta(days=90), last, bands["band"].iloc[0]],
+        [*period(demo), bands["band"].iloc[0]],
     )
     assert f"{bands['band'].iloc[0]} {top:,}" in model
