@@ -65,6 +65,15 @@ class _Report(FPDF):
         self.set_auto_page_break(auto=True, margin=15)
         self.set_title("Chicago traffic crashes report")
         self.set_creator("chicago-crashes dashboard")
+        self._widths_seen: dict[tuple[str, float, str], float] = {}
+
+    def width(self, text: str) -> float:
+        """`get_string_width`, remembered: fpdf2 sums each glyph in Python, and tables measure
+        the same words many times (wrapping, column widths, the scratch layout)."""
+        key = (self.font_style, self.font_size_pt, text)
+        if key not in self._widths_seen:
+            self._widths_seen[key] = self.get_string_width(text)
+        return self._widths_seen[key]
 
     def header(self) -> None:
         self.set_font("Helvetica", "B", 9)
@@ -102,13 +111,13 @@ class _Report(FPDF):
         current = ""
         for word in text.split(" "):
             candidate = f"{current} {word}" if current else word
-            if self.get_string_width(candidate) <= width or not current:
+            if self.width(candidate) <= width or not current:
                 current = candidate
             else:
                 lines.append(current)
                 current = word
-            while self.get_string_width(current) > width and len(current) > 1:
-                cut = max(1, int(len(current) * width / self.get_string_width(current)))
+            while self.width(current) > width and len(current) > 1:
+                cut = max(1, int(len(current) * width / self.width(current)))
                 lines.append(current[:cut])
                 current = current[cut:]
         return [*lines, current]
@@ -117,13 +126,12 @@ class _Report(FPDF):
         """Natural widths when the table fits the page; else every column gets its longest header
         word (and, up to 40 mm, its longest cell word) and the rest is shared by need."""
         self.set_font("Helvetica", "B", FONT_PT)
-        head_full = [self.get_string_width(h) for h in header]
-        head_word = [max(self.get_string_width(w) for w in h.split() or [""]) for h in header]
+        head_full = [self.width(h) for h in header]
+        head_word = [max(self.width(w) for w in h.split() or [""]) for h in header]
         self.set_font("Helvetica", "", FONT_PT)
-        cell_full = [max((self.get_string_width(r[i]) for r in rows), default=0) for i in range(len(header))]
+        cell_full = [max((self.width(r[i]) for r in rows), default=0) for i in range(len(header))]
         cell_word = [
-            min(40.0, max((self.get_string_width(w) for r in rows for w in r[i].split()), default=0))
-            for i in range(len(header))
+            min(40.0, max((self.width(w) for r in rows for w in r[i].split()), default=0)) for i in range(len(header))
         ]
         pad = 2 * PAD_MM + 0.5
         natural = [max(h, c) + pad for h, c in zip(head_full, cell_full, strict=True)]
