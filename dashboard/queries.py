@@ -602,11 +602,20 @@ def by_area(f: CrashFilter, level: str) -> pd.DataFrame:
     )
 
 
+# How a crash in fct_crashes finds its area of each level (the report reads crashes themselves).
+_CRASH_AREA_KEYS = {
+    "beats": "beat_of_occurrence",
+    "districts": "try_cast(beat_of_occurrence as integer) // 100",
+    "community areas": "community_area",
+}
+
+
 @per_snapshot
 def by_area_compared(f: CrashFilter, previous: CrashFilter, level: str) -> pd.DataFrame:
     """`by_area` for the period with each area's crashes in `previous` beside it, in one scan
     over both periods (the report ranks areas and compares them)."""
-    table, key, crash_key = AREA_LEVELS[level]
+    table, key, _ = AREA_LEVELS[level]
+    crash_key = _CRASH_AREA_KEYS[level]
     now = "crash_date between $start and $end"
     return frame(
         f"with counted as (select {crash_key} as id, count(*) filter (where {now}) as crashes,"
