@@ -397,6 +397,33 @@ def flagged_in_period(f: CrashFilter) -> dict[str, int]:
     return {k: int(v) for k, v in row.items()}
 
 
+@per_snapshot
+def primary_causes(f: CrashFilter, previous: CrashFilter, limit: int = 10) -> pd.DataFrame:
+    """The period's most frequent primary causes, with their hit-and-runs and their count in the
+    previous period (same area), in one pass over both periods."""
+    return frame(
+        "select coalesce(prim_contributory_cause, 'UNKNOWN') as cause,"
+        " count(*) filter (where crash_date between $start and $end) as crashes,"
+        " count(*) filter (where crash_date between $start and $end and is_hit_and_run) as hit_and_run,"
+        " count(*) filter (where crash_date between $prev_start and $prev_end) as previous"
+        f" from {SCHEMA}.fct_crashes where crash_date between $prev_start and $end and {AREA_FILTER}"
+        f" group by 1 having crashes > 0 order by crashes desc, cause limit {int(limit)}",
+        {**filter_params(f), "prev_start": previous.start, "prev_end": previous.end},
+    )
+
+
+@per_snapshot
+def risk_bands_in_period(f: CrashFilter) -> pd.DataFrame:
+    """The period's scored crashes per risk band, with how many were recorded as hit-and-runs."""
+    return frame(
+        "select s.risk_band, count(*) as crashes, count(*) filter (where c.is_hit_and_run) as hit_and_run"
+        f" from {SCHEMA}.ml_hit_and_run_scores s"
+        f" join (select crash_record_id, is_hit_and_run from {SCHEMA}.fct_crashes where {CRASH_FILTER}) c"
+        " using (crash_record_id) group by 1",
+        filter_params(f),
+    )
+
+
 # --------------------------------------------------------------------------- data quality
 @per_snapshot
 def dq_expectations() -> pd.DataFrame:
@@ -616,3 +643,32 @@ def record_coverage(f: CrashFilter) -> dict[str, int]:
         filter_params(f),
     ).iloc[0]
     return {k: int(v) for k, v in row.items()}
+
+
+# How a crash in fct_crashes finds its area of each level (the report reads crashes themselves).
+_CRASH_AREA_KEYS = {
+    "beats": "beat_of_occurrence",
+    "districts": "try_cast(beat_of_occurrence as integer) // 100",
+    "community areas": "community_area",
+}
+
+
+@per_snapshot
+def by_area_compared(f: CrashFilter, previous: CrashFilter, level: str) -> pd.DataFrame:
+    """`by_area` for the period with each area's crashes in `previous` beside it, in one scan
+    over both periods (the report ranks areas and compares them)."""
+    table, key, _ = AREA_LEVELS[level]
+    crash_key = _CRASH_AREA_KEYS[level]
+    now = "crash_date between $start and $end"
+    return frame(
+        f"with counted as (select {crash_key} as id, count(*) filter (where {now}) as crashes,"
+        f" count(*) filter (where {now} and is_hit_and_run) as hit_and_run,"
+        " count(*) filter (where crash_date between $prev_start and $prev_end) as previous"
+        f" from {SCHEMA}.fct_crashes where crash_date between $prev_start and $end and {AREA_FILTER} group by 1)"
+        f" select cast(a.{key} as varchar) as id, a.{_AREA_NAMES[level]} as name,"
+        " coalesce(c.crashes, 0) as crashes, coalesce(c.hit_and_run, 0) as hit_and_run,"
+        " c.hit_and_run / nullif(c.crashes, 0) as hit_and_run_share, coalesce(c.previous, 0) as previous"
+        f" from {SCHEMA}.{table} as a left join counted as c on cast(a.{key} as varchar) = cast(c.id as varchar)"
+        " order by crashes desc, id",
+        {**filter_params(f), "prev_start": previous.start, "prev_end": previous.end},
+    )

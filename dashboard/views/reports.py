@@ -1,4 +1,5 @@
-"""Reports: a PDF for a chosen period and area (headline counts, charts, data quality, model),
+"""Reports: a PDF for a chosen period and area (headline counts against the previous period,
+weekly chart, map and ranked districts and beats, causes, data quality, the model's risk bands),
 and CSV downloads of the marts behind it."""
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ if f is None:
     st.stop()
 
 st.subheader("PDF report")
+st.caption(
+    "Headline counts against the previous period of the same length, crashes per week (partial weeks "
+    "marked), a map of districts and beats with their ranking, primary causes, data quality in plain "
+    "words, and the model's risk bands: about four pages."
+)
 if st.button("Build the PDF report", type="primary"):
     from dashboard.report_pdf import build_report
 

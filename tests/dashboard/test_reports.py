@@ -33,7 +33,7 @@ def test_reports_page_builds_a_pdf_with_the_periods_figures(demo: Demo, app) -> 
     assert f"{crashes:,}" in shown and f"{injured:,}" in shown
     assert "Data quality" in shown and "The hit-and-run model" in shown
     n_expectations = demo.one("select count(distinct (dataset, expectation, column_name)) from marts.dq_expectations")
-    assert f"{n_expectations} expectations checked on every load" in shown
+    assert f"{n_expectations} checks run on every load" in shown
     assert any(b.label.startswith("Download chicago-crashes_") for b in at.download_button)
 
 
