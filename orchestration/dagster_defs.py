@@ -49,7 +49,7 @@ def _locked(context: dg.AssetExecutionContext) -> Iterator[Settings]:
         yield settings
 
 
-def _bad_config(message: str) -> dg.Failure:
+def _refused(message: str) -> dg.Failure:
     return dg.Failure(description=message, allow_retries=False)
 
 
@@ -67,7 +67,7 @@ def _day(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value) if value else None
     except ValueError:
-        raise _bad_config(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from None
+        raise _refused(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from None
 
 
 def _raw_specs(manifest: Mapping[str, Any]) -> list[dg.AssetSpec]:
@@ -90,7 +90,7 @@ def _ingest_asset(manifest: Mapping[str, Any]) -> dg.AssetsDefinition:
             try:
                 result = run_ingest(datasets=config.datasets, since=since, until=until, base_url=config.base_url)
             except CrashesError as exc:
-                raise _bad_config(str(exc)) from exc
+                raise _refused(str(exc)) from exc
         context.log.info(result.summary())
         for key in context.selected_asset_keys:
             table = key.path[-1]
@@ -133,7 +133,7 @@ def manifest_path(settings: Settings | None = None) -> Path:
     return path
 
 
-def _dbt_resource(settings: Settings) -> DbtCliResource:
+def _dbt_resource() -> DbtCliResource:
     dbt = Path(sys.executable).with_name("dbt")  # the venv's dbt, whatever PATH says
     return DbtCliResource(project_dir=str(PROJECT_DIR), profiles_dir=str(PROJECT_DIR), dbt_executable=str(dbt))
 
@@ -304,7 +304,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         assets=assets,
         jobs=list(jobs.values()),
         schedules=_schedules(jobs),
-        resources={"dbt": _dbt_resource(settings)},
+        resources={"dbt": _dbt_resource()},
         executor=dg.in_process_executor,
     )
 

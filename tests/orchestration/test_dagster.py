@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -132,7 +133,7 @@ def test_stored_schedules_are_dagster_schedules_of_the_same_jobs(
     dagster_home: DagsterHome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from orchestration.dagster_defs import build_defs
-    from orchestration.schedules import add_schedule
+    from orchestration.schedules import Schedule, add_schedule
 
     home = tmp_path / "home"
     shutil.copytree(dagster_home.home / "dbt", home / "dbt")  # the manifest: no dbt parse
@@ -148,7 +149,12 @@ def test_stored_schedules_are_dagster_schedules_of_the_same_jobs(
         assert (schedule.cron_schedule, schedule.job_name) == (stored.cron, job)
         assert schedule.execution_timezone == "America/Chicago"
         assert defs.resolve_job_def(job) is not None
-    ops = defs.resolve_schedule_def(f"schedule_{daily.id}_incremental").run_config["ops"]
-    assert ops == {"ingest": {"config": {"datasets": "crashes"}}, "ml__model": {"config": {"retrain": True}}}
-    ops = defs.resolve_schedule_def(f"schedule_{window.id}_backfill").run_config["ops"]
-    assert ops["ingest"]["config"] == {"since": "2024-01-01", "until": "2024-02-01"}
+
+    def ops(stored: Schedule) -> dict[str, Any]:
+        schedule = defs.resolve_schedule_def(f"schedule_{stored.id}_{stored.job}")
+        (request,) = schedule.evaluate_tick(dg.build_schedule_context()).run_requests or []
+        return request.run_config.get("ops", {})
+
+    assert ops(daily) == {"ingest": {"config": {"datasets": "crashes"}}, "ml__model": {"config": {"retrain": True}}}
+    assert ops(window)["ingest"]["config"] == {"since": "2024-01-01", "until": "2024-02-01"}
+    assert ops(weekly) == {}  # the job's own config: retrain on the published gold
