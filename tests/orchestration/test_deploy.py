@@ -15,15 +15,15 @@ from tests.orchestration.monitoring import GRAFANA, PROJECT, alert_queries, dash
 
 COMPOSE = PROJECT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT / ".env.example"
-SERVICES = {"minio", "minio-init", "pipeline", "dashboard", "docs", "api", "prometheus", "grafana"}
+SERVICES = {"minio", "minio-init", "pipeline", "dashboard", "docs", "api", "prometheus", "grafana", "dagster"}
 
 
-def _compose_config(env_file: Path) -> subprocess.CompletedProcess[str]:
+def _compose_config(env_file: Path, *options: str) -> subprocess.CompletedProcess[str]:
     tool = shutil.which("docker-compose")
     if tool is None:
         pytest.skip("docker-compose is not installed (Debian package docker-compose; .ci/run installs it)")
     return subprocess.run(
-        [tool, "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
+        [tool, "--env-file", str(env_file), *options, "-f", str(COMPOSE), "config"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -162,6 +162,29 @@ def test_compose_commands_are_valid_crashes_invocations(tmp_path: Path, service:
     assert parsed.returncode == 0, parsed.stderr
 
 
+def test_the_dagster_profile_runs_the_schedules_instead_of_the_scheduler(tmp_path: Path) -> None:
+    """`--profile dagster` with PIPELINE_COMMAND=metrics: Dagster runs the pipeline, the pipeline
+    service only serves /metrics, and both commands parse with the real CLIs."""
+    env = tmp_path / ".env"
+    env.write_text(ENV_EXAMPLE.read_text().replace("PIPELINE_COMMAND=scheduler", "PIPELINE_COMMAND=metrics"))
+    out = _compose_config(env, "--profile", "dagster")
+    assert out.returncode == 0, out.stderr
+    services = yaml.safe_load(out.stdout)["services"]
+    dagster = services["dagster"]
+    assert dagster["profiles"] == ["dagster"] and dagster["build"]["args"]["EXTRAS"] == "[dagster]"
+    assert dagster["entrypoint"] == ["dagster"] and dagster["command"][:3] == [
+        "dev",
+        "-m",
+        "orchestration.dagster_defs",
+    ]
+    assert dagster["environment"]["DAGSTER_HOME"].startswith("/data/")
+    assert services["pipeline"]["command"][:1] == ["metrics"]
+    for command in (["dagster", *dagster["command"]], [".venv/bin/crashes", *services["pipeline"]["command"]]):
+        tool = PROJECT / ".venv/bin" / Path(command[0]).name
+        parsed = subprocess.run([str(tool), *command[1:], "--help"], capture_output=True, text=True, timeout=120)
+        assert parsed.returncode == 0, parsed.stderr
+
+
 def test_image_listens_on_loopback_unless_compose_says_otherwise() -> None:
     lines = (PROJECT / "deploy/Dockerfile").read_text().splitlines()
     (cmd,) = [json.loads(ln.removeprefix("CMD ")) for ln in lines if ln.startswith("CMD ")]
@@ -169,7 +192,7 @@ def test_image_listens_on_loopback_unless_compose_says_otherwise() -> None:
     assert not any("0.0.0.0" in ln for ln in lines if ln.startswith(("CMD", "ENTRYPOINT", "ENV")))
     # Compose's Python services each name their interface, so none relies on the image's default.
     compose = yaml.safe_load(COMPOSE.read_text())
-    for name in ("pipeline", "dashboard", "docs", "api"):
+    for name in ("pipeline", "dashboard", "docs", "api", "dagster"):
         command = compose["services"][name]["command"]
         assert command[command.index("--host") + 1] == "0.0.0.0", name
 
