@@ -19,16 +19,122 @@ reference as (
 
 ),
 
-binning as (
+reference_numbers as (
 
     select
         model_version,
         variable_name,
-        count(distinct value_number) > {{ var('monitoring_decile_min_distinct') }} as is_binned_by_deciles,
-        quantile_cont(value_number, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) as decile_edges
+        value_number,
+        sum(sum(crashes)) over (
+            partition by model_version, variable_name order by value_number
+            rows between unbounded preceding and current row
+        ) as crashes_up_to
 
     from reference
+    where value_number is not null
+    group by model_version, variable_name, value_number
+
+),
+
+reference_sizes as (
+
+    select
+        model_version,
+        variable_name,
+        count(*) as distinct_values,
+        cast(max(crashes_up_to) as double) as crashes
+
+    from reference_numbers
     group by model_version, variable_name
+
+),
+
+decile_ranks as (
+
+    select
+        model_version,
+        variable_name,
+        distinct_values,
+        crashes,
+        unnest(cast([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] as double[])) as cut_share
+
+    from reference_sizes
+
+),
+
+decile_bounds as (
+
+    -- quantile_cont's rank in the sorted values, as DuckDB takes it: (n − 1)·q, interpolated
+    -- between the values at its floor and at its ceiling.
+    select
+        model_version,
+        variable_name,
+        distinct_values,
+        cut_share,
+        (crashes - 1) * cut_share as rank_position,
+        cast(floor((crashes - 1) * cut_share) as bigint) as lower_rank,
+        cast(ceil((crashes - 1) * cut_share) as bigint) as upper_rank
+
+    from decile_ranks
+
+),
+
+decile_values as (
+
+    select
+        decile_bounds.model_version,
+        decile_bounds.variable_name,
+        decile_bounds.distinct_values,
+        decile_bounds.cut_share,
+        decile_bounds.rank_position - decile_bounds.lower_rank as fraction,
+        lower_value.value_number as lower_value,
+        upper_value.value_number as upper_value
+
+    from decile_bounds
+    asof inner join reference_numbers as lower_value
+        on
+            decile_bounds.model_version = lower_value.model_version
+            and decile_bounds.variable_name = lower_value.variable_name
+            and decile_bounds.lower_rank < lower_value.crashes_up_to
+    asof inner join reference_numbers as upper_value
+        on
+            decile_bounds.model_version = upper_value.model_version
+            and decile_bounds.variable_name = upper_value.variable_name
+            and decile_bounds.upper_rank < upper_value.crashes_up_to
+
+),
+
+deciles as (
+
+    select
+        model_version,
+        variable_name,
+        any_value(distinct_values) as distinct_values,
+        list(
+            case
+                when fraction = 0 then lower_value else lower_value + (upper_value - lower_value) * fraction
+            end
+            order by cut_share
+        ) as decile_edges
+
+    from decile_values
+    group by model_version, variable_name
+
+),
+
+binning as (
+
+    select
+        reference.model_version,
+        reference.variable_name,
+        coalesce(any_value(deciles.distinct_values), 0)
+        > {{ var('monitoring_decile_min_distinct') }} as is_binned_by_deciles,
+        any_value(deciles.decile_edges) as decile_edges
+
+    from reference
+    left join deciles
+        on reference.model_version = deciles.model_version and reference.variable_name = deciles.variable_name
+    group by reference.model_version, reference.variable_name
 
 ),
 
@@ -43,7 +149,7 @@ levels as (
     where value_text is not null
     group by model_version, variable_name, value_text
     qualify
-        row_number() over (partition by model_version, variable_name order by count(*) desc, value_text)
+        row_number() over (partition by model_version, variable_name order by sum(crashes) desc, value_text)
         <= {{ var('monitoring_levels') }}
 
 ),
@@ -55,6 +161,7 @@ binned as (
         feature_values.month_start,
         feature_values.is_training_window,
         feature_values.variable_name,
+        feature_values.crashes,
         case
             when feature_values.value_number is null and feature_values.value_text is null then 'missing'
             when binning.is_binned_by_deciles
@@ -86,7 +193,7 @@ month_bins as (
         variable_name,
         bin,
         bool_or(is_training_window) as is_training_window,
-        count(*) as crashes
+        sum(crashes) as crashes
 
     from binned
     group by model_version, month_start, variable_name, bin
