@@ -14,12 +14,12 @@
     'first_crash_type', 'trafficway_type', 'alignment', 'roadway_surface_cond', 'road_defect',
     'street_direction', 'street_name', 'is_intersection_related', 'is_private_property', 'is_work_zone',
 ] -%}
-{%- set watched = (numbers + others) | reject('in', var('monitoring_unwatched')) | list -%}
+{%- set candidates = (numbers + others) | reject('in', var('monitoring_unwatched')) | list -%}
 with
 
-scored as (
+scores as (
 
-    select * from {{ ref('int_ml_scored_crashes') }}
+    select * from {{ ref('ml_hit_and_run_scores') }}
 
 ),
 
@@ -35,17 +35,31 @@ models as (
 
 ),
 
+watched as (
+
+    -- The variables each model's drift is watched on: its inputs and its score.
+    select
+        model_version,
+        unnest(list_append(input_columns, 'score')) as variable_name
+
+    from models
+
+),
+
 scene as materialized (
 
+    -- int_ml_scored_crashes' month and window, taken in the same one join that brings the values
+    -- (joining that view back to the crashes would join the 900 k crashes twice).
     select
-        scored.model_version,
-        scored.month_start,
-        scored.is_training_window,
-        scored.score{% for column in watched %},
+        scores.model_version,
+        cast(date_trunc('month', crashes.crash_ts) as date) as month_start,
+        crashes.crash_year between models.train_from_year and models.train_to_year as is_training_window,
+        scores.probability as score{% for column in candidates %},
         crashes.{{ column }}{% endfor %}
 
-    from scored
-    inner join crashes on scored.crash_record_id = crashes.crash_record_id
+    from scores
+    inner join crashes on scores.crash_record_id = crashes.crash_record_id
+    inner join models on scores.model_version = models.model_version
 
 ),
 
@@ -61,7 +75,7 @@ counted as (
         count(*) as crashes
     from scene
     group by model_version, month_start, score
-    {% for column in watched %}
+    {% for column in candidates %}
     union all
     select
         model_version,
@@ -89,10 +103,8 @@ final as (
         counted.crashes
 
     from counted
-    inner join models
-        on
-            counted.model_version = models.model_version
-            and (counted.variable_name = 'score' or list_contains(models.input_columns, counted.variable_name))
+    inner join watched
+        on counted.model_version = watched.model_version and counted.variable_name = watched.variable_name
 
 )
 

@@ -25,6 +25,7 @@ reference_numbers as (
         model_version,
         variable_name,
         value_number,
+        sum(crashes) as crashes,
         sum(sum(crashes)) over (
             partition by model_version, variable_name order by value_number
             rows between unbounded preceding and current row
@@ -42,7 +43,7 @@ reference_sizes as (
         model_version,
         variable_name,
         count(*) as distinct_values,
-        cast(max(crashes_up_to) as double) as crashes
+        cast(max(crashes_up_to) as double) as reference_crashes
 
     from reference_numbers
     group by model_version, variable_name
@@ -55,7 +56,7 @@ decile_ranks as (
         model_version,
         variable_name,
         distinct_values,
-        crashes,
+        reference_crashes,
         unnest(cast([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] as double[])) as cut_share
 
     from reference_sizes
@@ -71,9 +72,9 @@ decile_bounds as (
         variable_name,
         distinct_values,
         cut_share,
-        (crashes - 1) * cut_share as rank_position,
-        cast(floor((crashes - 1) * cut_share) as bigint) as lower_rank,
-        cast(ceil((crashes - 1) * cut_share) as bigint) as upper_rank
+        (reference_crashes - 1) * cut_share as rank_position,
+        cast(floor((reference_crashes - 1) * cut_share) as bigint) as lower_rank,
+        cast(ceil((reference_crashes - 1) * cut_share) as bigint) as upper_rank
 
     from decile_ranks
 
@@ -81,26 +82,28 @@ decile_bounds as (
 
 decile_values as (
 
+    -- The values at those two ranks: of the few distinct values whose ranks reach them.
     select
         decile_bounds.model_version,
         decile_bounds.variable_name,
-        decile_bounds.distinct_values,
         decile_bounds.cut_share,
-        decile_bounds.rank_position - decile_bounds.lower_rank as fraction,
-        lower_value.value_number as lower_value,
-        upper_value.value_number as upper_value
+        any_value(decile_bounds.distinct_values) as distinct_values,
+        any_value(decile_bounds.rank_position - decile_bounds.lower_rank) as fraction,
+        min(reference_numbers.value_number) filter (
+            where reference_numbers.crashes_up_to > decile_bounds.lower_rank
+        ) as lower_value,
+        min(reference_numbers.value_number) filter (
+            where reference_numbers.crashes_up_to > decile_bounds.upper_rank
+        ) as upper_value
 
     from decile_bounds
-    asof inner join reference_numbers as lower_value
+    inner join reference_numbers
         on
-            decile_bounds.model_version = lower_value.model_version
-            and decile_bounds.variable_name = lower_value.variable_name
-            and decile_bounds.lower_rank < lower_value.crashes_up_to
-    asof inner join reference_numbers as upper_value
-        on
-            decile_bounds.model_version = upper_value.model_version
-            and decile_bounds.variable_name = upper_value.variable_name
-            and decile_bounds.upper_rank < upper_value.crashes_up_to
+            decile_bounds.model_version = reference_numbers.model_version
+            and decile_bounds.variable_name = reference_numbers.variable_name
+            and decile_bounds.lower_rank < reference_numbers.crashes_up_to
+            and decile_bounds.upper_rank >= reference_numbers.crashes_up_to - reference_numbers.crashes
+    group by decile_bounds.model_version, decile_bounds.variable_name, decile_bounds.cut_share
 
 ),
 
@@ -140,21 +143,31 @@ binning as (
 
 levels as (
 
+    -- Only for the variables not binned by deciles: the others' many values need no ranking.
     select
-        model_version,
-        variable_name,
-        value_text
+        reference.model_version,
+        reference.variable_name,
+        reference.value_text
 
     from reference
-    where value_text is not null
-    group by model_version, variable_name, value_text
+    inner join binning
+        on
+            reference.model_version = binning.model_version
+            and reference.variable_name = binning.variable_name
+            and not binning.is_binned_by_deciles
+    where reference.value_text is not null
+    group by reference.model_version, reference.variable_name, reference.value_text
     qualify
-        row_number() over (partition by model_version, variable_name order by sum(crashes) desc, value_text)
+        row_number()
+            over (
+                partition by reference.model_version, reference.variable_name
+                order by sum(reference.crashes) desc, reference.value_text
+            )
         <= {{ var('monitoring_levels') }}
 
 ),
 
-binned as (
+binned_by_deciles as (
 
     select
         feature_values.model_version,
@@ -164,10 +177,30 @@ binned as (
         feature_values.crashes,
         case
             when feature_values.value_number is null and feature_values.value_text is null then 'missing'
-            when binning.is_binned_by_deciles
-                then
-                    'decile '
-                    || cast({{ count_below('feature_values.value_number', 'binning.decile_edges', 9) }} as varchar)
+            else
+                'decile '
+                || cast({{ count_below('feature_values.value_number', 'binning.decile_edges', 9) }} as varchar)
+        end as bin
+
+    from feature_values
+    inner join binning
+        on
+            feature_values.model_version = binning.model_version
+            and feature_values.variable_name = binning.variable_name
+            and binning.is_binned_by_deciles
+
+),
+
+binned_by_levels as (
+
+    select
+        feature_values.model_version,
+        feature_values.month_start,
+        feature_values.is_training_window,
+        feature_values.variable_name,
+        feature_values.crashes,
+        case
+            when feature_values.value_number is null and feature_values.value_text is null then 'missing'
             when levels.value_text is not null then feature_values.value_text
             else 'other'
         end as bin
@@ -177,11 +210,20 @@ binned as (
         on
             feature_values.model_version = binning.model_version
             and feature_values.variable_name = binning.variable_name
+            and not binning.is_binned_by_deciles
     left join levels
         on
             feature_values.model_version = levels.model_version
             and feature_values.variable_name = levels.variable_name
             and feature_values.value_text = levels.value_text
+
+),
+
+binned as (
+
+    select * from binned_by_deciles
+    union all
+    select * from binned_by_levels
 
 ),
 
