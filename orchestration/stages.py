@@ -17,8 +17,9 @@ from orchestration.layers import raw_facts
 from orchestration.model_info import current_model
 
 # With their parents: the scores and the model behind them (staging compiles empty until the ml
-# tables exist), then everything that monitors them (int_ml_scored_crashes and its children).
-SCORES_MART = "+ml_hit_and_run_scores +stg_ml__scoring_models int_ml_scored_crashes+"
+# tables exist), then everything that monitors them (the two monitoring views and their children:
+# int_ml_feature_values reads the scores itself, not through int_ml_scored_crashes).
+SCORES_MART = "+ml_hit_and_run_scores +stg_ml__scoring_models int_ml_scored_crashes+ int_ml_feature_values+"
 
 
 def _first_line(result: Any) -> str:

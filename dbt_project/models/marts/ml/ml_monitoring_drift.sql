@@ -19,48 +19,188 @@ reference as (
 
 ),
 
-binning as (
+reference_numbers as (
 
     select
         model_version,
         variable_name,
-        count(distinct value_number) > {{ var('monitoring_decile_min_distinct') }} as is_binned_by_deciles,
-        quantile_cont(value_number, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) as decile_edges
+        value_number,
+        sum(crashes) as crashes,
+        sum(sum(crashes)) over (
+            partition by model_version, variable_name order by value_number
+            rows between unbounded preceding and current row
+        ) as crashes_up_to
 
     from reference
+    where value_number is not null
+    group by model_version, variable_name, value_number
+
+),
+
+reference_sizes as (
+
+    select
+        model_version,
+        variable_name,
+        count(*) as distinct_values,
+        cast(max(crashes_up_to) as double) as reference_crashes
+
+    from reference_numbers
     group by model_version, variable_name
+
+),
+
+decile_ranks as (
+
+    select
+        model_version,
+        variable_name,
+        distinct_values,
+        reference_crashes,
+        unnest(cast([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] as double[])) as cut_share
+
+    from reference_sizes
+
+),
+
+decile_bounds as (
+
+    -- quantile_cont's rank in the sorted values, as DuckDB takes it: (n − 1)·q, interpolated
+    -- between the values at its floor and at its ceiling.
+    select
+        model_version,
+        variable_name,
+        distinct_values,
+        cut_share,
+        (reference_crashes - 1) * cut_share as rank_position,
+        cast(floor((reference_crashes - 1) * cut_share) as bigint) as lower_rank,
+        cast(ceil((reference_crashes - 1) * cut_share) as bigint) as upper_rank
+
+    from decile_ranks
+
+),
+
+decile_values as (
+
+    -- The values at those two ranks: of the few distinct values whose ranks reach them.
+    select
+        decile_bounds.model_version,
+        decile_bounds.variable_name,
+        decile_bounds.cut_share,
+        any_value(decile_bounds.distinct_values) as distinct_values,
+        any_value(decile_bounds.rank_position - decile_bounds.lower_rank) as fraction,
+        min(reference_numbers.value_number) filter (
+            where reference_numbers.crashes_up_to > decile_bounds.lower_rank
+        ) as lower_value,
+        min(reference_numbers.value_number) filter (
+            where reference_numbers.crashes_up_to > decile_bounds.upper_rank
+        ) as upper_value
+
+    from decile_bounds
+    inner join reference_numbers
+        on
+            decile_bounds.model_version = reference_numbers.model_version
+            and decile_bounds.variable_name = reference_numbers.variable_name
+            and decile_bounds.lower_rank < reference_numbers.crashes_up_to
+            and decile_bounds.upper_rank >= reference_numbers.crashes_up_to - reference_numbers.crashes
+    group by decile_bounds.model_version, decile_bounds.variable_name, decile_bounds.cut_share
+
+),
+
+deciles as (
+
+    select
+        model_version,
+        variable_name,
+        any_value(distinct_values) as distinct_values,
+        list(
+            case
+                when fraction = 0 then lower_value else lower_value + (upper_value - lower_value) * fraction
+            end
+            order by cut_share
+        ) as decile_edges
+
+    from decile_values
+    group by model_version, variable_name
+
+),
+
+binning as (
+
+    select
+        reference.model_version,
+        reference.variable_name,
+        coalesce(any_value(deciles.distinct_values), 0)
+        > {{ var('monitoring_decile_min_distinct') }} as is_binned_by_deciles,
+        any_value(deciles.decile_edges) as decile_edges
+
+    from reference
+    left join deciles
+        on reference.model_version = deciles.model_version and reference.variable_name = deciles.variable_name
+    group by reference.model_version, reference.variable_name
 
 ),
 
 levels as (
 
+    -- Only for the variables not binned by deciles: the others' many values need no ranking.
     select
-        model_version,
-        variable_name,
-        value_text
+        reference.model_version,
+        reference.variable_name,
+        reference.value_text
 
     from reference
-    where value_text is not null
-    group by model_version, variable_name, value_text
+    inner join binning
+        on
+            reference.model_version = binning.model_version
+            and reference.variable_name = binning.variable_name
+            and not binning.is_binned_by_deciles
+    where reference.value_text is not null
+    group by reference.model_version, reference.variable_name, reference.value_text
     qualify
-        row_number() over (partition by model_version, variable_name order by count(*) desc, value_text)
+        row_number()
+            over (
+                partition by reference.model_version, reference.variable_name
+                order by sum(reference.crashes) desc, reference.value_text
+            )
         <= {{ var('monitoring_levels') }}
 
 ),
 
-binned as (
+binned_by_deciles as (
 
     select
         feature_values.model_version,
         feature_values.month_start,
         feature_values.is_training_window,
         feature_values.variable_name,
+        feature_values.crashes,
         case
             when feature_values.value_number is null and feature_values.value_text is null then 'missing'
-            when binning.is_binned_by_deciles
-                then
-                    'decile '
-                    || cast({{ count_below('feature_values.value_number', 'binning.decile_edges', 9) }} as varchar)
+            else
+                'decile '
+                || cast({{ count_below('feature_values.value_number', 'binning.decile_edges', 9) }} as varchar)
+        end as bin
+
+    from feature_values
+    inner join binning
+        on
+            feature_values.model_version = binning.model_version
+            and feature_values.variable_name = binning.variable_name
+            and binning.is_binned_by_deciles
+
+),
+
+binned_by_levels as (
+
+    select
+        feature_values.model_version,
+        feature_values.month_start,
+        feature_values.is_training_window,
+        feature_values.variable_name,
+        feature_values.crashes,
+        case
+            when feature_values.value_number is null and feature_values.value_text is null then 'missing'
             when levels.value_text is not null then feature_values.value_text
             else 'other'
         end as bin
@@ -70,11 +210,20 @@ binned as (
         on
             feature_values.model_version = binning.model_version
             and feature_values.variable_name = binning.variable_name
+            and not binning.is_binned_by_deciles
     left join levels
         on
             feature_values.model_version = levels.model_version
             and feature_values.variable_name = levels.variable_name
             and feature_values.value_text = levels.value_text
+
+),
+
+binned as (
+
+    select * from binned_by_deciles
+    union all
+    select * from binned_by_levels
 
 ),
 
@@ -86,7 +235,7 @@ month_bins as (
         variable_name,
         bin,
         bool_or(is_training_window) as is_training_window,
-        count(*) as crashes
+        sum(crashes) as crashes
 
     from binned
     group by model_version, month_start, variable_name, bin

@@ -73,31 +73,6 @@ calibration as (
 
 ),
 
-ranked as (
-
-    select
-        model_version,
-        month_start,
-        is_hit_and_run,
-        rank() over (partition by model_version, month_start order by score)
-        + (count(*) over (partition by model_version, month_start, score) - 1) / 2.0 as score_rank
-
-    from scored
-
-),
-
-rank_sums as (
-
-    select
-        model_version,
-        month_start,
-        sum(score_rank) filter (where is_hit_and_run) as positive_rank_sum
-
-    from ranked
-    group by model_version, month_start
-
-),
-
 thresholds as (
 
     select
@@ -118,8 +93,10 @@ cumulative as (
         model_version,
         month_start,
         positives,
+        crashes,
         sum(positives) over at_or_above as true_positives,
-        sum(crashes) over at_or_above as flagged
+        sum(crashes) over at_or_above as flagged,
+        sum(crashes) over (partition by model_version, month_start) as month_crashes
 
     from thresholds
     window at_or_above as (
@@ -128,12 +105,15 @@ cumulative as (
 
 ),
 
-average_precision as (
+ranking as (
 
+    -- A score's rank with ties averaged is the crashes scored below it plus the middle of its
+    -- ties: ROC-AUC and average precision both come from the distinct scores, not each crash.
     select
         model_version,
         month_start,
-        sum(positives * true_positives / flagged) / nullif(sum(positives), 0) as pr_auc
+        sum(positives * true_positives / flagged) / nullif(sum(positives), 0) as pr_auc,
+        sum(positives * (cast(month_crashes - flagged as double) + (crashes + 1) / 2.0)) as positive_rank_sum
 
     from cumulative
     group by model_version, month_start
@@ -162,10 +142,10 @@ figures as (
         case
             when months.hit_and_runs > 0 and months.other_crashes > 0
                 then
-                    (rank_sums.positive_rank_sum - months.hit_and_runs * (months.hit_and_runs + 1) / 2.0)
+                    (ranking.positive_rank_sum - months.hit_and_runs * (months.hit_and_runs + 1) / 2.0)
                     / (months.hit_and_runs * months.other_crashes)
         end as roc_auc,
-        case when months.other_crashes > 0 then average_precision.pr_auc end as pr_auc,
+        case when months.other_crashes > 0 then ranking.pr_auc end as pr_auc,
         score_drift.score_psi,
         score_drift.max_feature_psi,
         score_drift.most_drifted_feature
@@ -173,12 +153,8 @@ figures as (
     from months
     inner join calibration
         on months.model_version = calibration.model_version and months.month_start = calibration.month_start
-    inner join rank_sums
-        on months.model_version = rank_sums.model_version and months.month_start = rank_sums.month_start
-    inner join average_precision
-        on
-            months.model_version = average_precision.model_version
-            and months.month_start = average_precision.month_start
+    inner join ranking
+        on months.model_version = ranking.model_version and months.month_start = ranking.month_start
     left join score_drift
         on months.model_version = score_drift.model_version and months.month_start = score_drift.month_start
 
