@@ -30,8 +30,9 @@ from crashes.config import Settings, get_settings
 from orchestration.lock import pipeline_lock
 from transform.dbt import PROJECT_DIR, DbtPaths, run_dbt
 
-# The scores' staging model and mart: built after `score` wrote the ml source table.
-SCORES_MODELS = "stg_ml__hit_and_run_scores+"
+# The models over the tables `score` writes (the scores, the scoring model; see stages.SCORES_MART):
+# built after it, or they would read a source that does not exist yet.
+SCORES_MODELS = "stg_ml__hit_and_run_scores+ stg_ml__scoring_models+ int_ml_feature_values+"
 # Ingest writes the sources of these two dbt source groups (raw tables); the gate reads them.
 RAW_SOURCES = ("chicago", "ingestion")
 GATE_KEY = dg.AssetKey(["ingestion", "quality_results"])  # the gate records its results there

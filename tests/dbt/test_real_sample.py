@@ -35,15 +35,19 @@ def test_the_only_warning_is_crashes_without_units_and_its_count_is_the_files(re
 
 
 def test_every_unit_test_in_the_project_passes(at_real_home: RealBuild) -> None:
-    """build() leaves unit tests to CI; here they run against the real build's relations."""
+    """build() leaves unit tests to CI; here they run against the real build's relations. The
+    monitoring marts' unit tests need scored relations this unscored build lacks: they run in
+    tests/ml/test_monitoring.py, on a scored build."""
     from transform.dbt import run_dbt
 
-    defined = {
-        test["name"]
+    tests = [
+        test
         for path in DBT_DIR.joinpath("models").rglob("*.yml")
         for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", [])
-    }
-    run = run_dbt(["test", "--select", "test_type:unit"])
+    ]
+    defined = {t["name"] for t in tests if not t["model"].startswith("ml_monitoring_")}
+    scored = [t["name"] for t in tests if t["model"].startswith("ml_monitoring_")]
+    run = run_dbt(["test", "--select", "test_type:unit", "--exclude", *scored])
     assert len(defined) >= 7
     assert {n.name: n.status for n in run.nodes} == dict.fromkeys(defined, "pass")
     assert run.success

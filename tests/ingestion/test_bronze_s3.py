@@ -9,6 +9,7 @@ from pathlib import Path
 import boto3
 import pyarrow.parquet as pq
 import pytest
+import requests
 from moto.server import ThreadedMotoServer
 
 from ingestion.pipeline import ingest
@@ -21,6 +22,8 @@ def s3_bronze(crashes_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[b
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto keeps its buckets in this process's memory across servers: start each test empty.
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
     creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
     client = boto3.client("s3", endpoint_url=endpoint, **creds)
     client.create_bucket(Bucket="crash-bronze")

@@ -71,7 +71,10 @@ def row_counts(home: Path) -> dict[str, tuple[int, int]]:
         for (mart,) in con.execute(sql).fetchall():
             if mart in PER_LOAD_MARTS:
                 continue
-            (n,) = con.execute(f'SELECT count(*) FROM marts."{mart}"').fetchone()  # noqa: S608 - from the catalog
+            # A rerun re-delivers records (the lag window): each delivery is a version, and the
+            # extra ones are repeats. What a rerun must not change is the versions that differ.
+            where = " WHERE NOT is_repeat" if mart == "audit_record_versions" else ""
+            (n,) = con.execute(f'SELECT count(*) FROM marts."{mart}"{where}').fetchone()  # noqa: S608 - from the catalog
             counts[f"marts.{mart}"] = (n, n)
     return counts
 

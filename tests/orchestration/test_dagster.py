@@ -29,6 +29,8 @@ RUN_COLUMNS = {
     "checked_at",
     "scored_at",
     "model_version",
+    "loaded_at",  # the audit's: when a version was delivered, and in which bronze file
+    "bronze_file",
 }
 # Marts with a row per load (the two engines' histories differ by nature), as in conftest.
 PER_LOAD = {"dq_loads", "dq_expectations"}
