@@ -1,9 +1,10 @@
-{#- Crashes per day, with the hit-and-run share and injury counts: the dashboard's time series. -#}
+{#- Crashes per day, with the hit-and-run share and injury counts: the dashboard's time series.
+    Summed from the day × beat mart, which counts the crashes once for both grains. -#}
 with
 
-crashes as (
+beat_daily as (
 
-    select * from {{ ref('fct_crashes') }}
+    select * from {{ ref('agg_crashes_beat_daily') }}
 
 ),
 
@@ -11,15 +12,14 @@ daily as (
 
     select
         crash_date,
-        count(*) as crash_count,
-        count(*) filter (where is_hit_and_run) as hit_and_run_count,
-        count(*) filter (where injuries_total > 0) as injury_crash_count,
-        count(*) filter (where injuries_fatal > 0) as fatal_crash_count,
+        sum(crash_count) as crash_count,
+        sum(hit_and_run_count) as hit_and_run_count,
+        sum(injury_crash_count) as injury_crash_count,
+        sum(fatal_crash_count) as fatal_crash_count,
         sum(injuries_total) as injuries_total,
         sum(injuries_fatal) as injuries_fatal
 
-    from crashes
-    where crash_date is not null
+    from beat_daily
     group by crash_date
 
 ),
@@ -33,8 +33,8 @@ final as (
         cast(hit_and_run_count / crash_count as double) as hit_and_run_share,
         cast(injury_crash_count as integer) as injury_crash_count,
         cast(fatal_crash_count as integer) as fatal_crash_count,
-        cast(coalesce(injuries_total, 0) as integer) as injuries_total,
-        cast(coalesce(injuries_fatal, 0) as integer) as injuries_fatal
+        cast(injuries_total as integer) as injuries_total,
+        cast(injuries_fatal as integer) as injuries_fatal
 
     from daily
 
