@@ -127,7 +127,10 @@ score_drift as (
         month_start,
         max(psi) filter (where variable_name = 'score') as score_psi,
         max(psi) filter (where variable_name != 'score') as max_feature_psi,
-        arg_max(variable_name, psi) filter (where variable_name != 'score') as most_drifted_feature
+        -- Ties go to the first name, so two builds of the same data name the same feature.
+        first(variable_name order by psi desc, variable_name asc) filter (
+            where variable_name != 'score'
+        ) as most_drifted_feature
 
     from drift
     group by model_version, month_start
