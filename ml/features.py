@@ -9,7 +9,9 @@ same way for training, scoring and single predictions.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -152,49 +154,100 @@ HOUR_BIN_EDGES = np.array([6, 10, 16, 20])  # night, morning, midday, evening, l
 MISSING_KEY = np.int64(-1)
 
 
+def _arrays(frame: pd.DataFrame) -> dict[str, Any]:
+    """conform()'s columns as arrays: float64 / bool numpy, text as pandas "string" arrays. Columns
+    already in their type pass through untouched (what `ml.inputs` gives), so one crash costs no
+    pandas call per column."""
+    rows = len(frame)
+    out: dict[str, Any] = {}
+    for col in NUMERIC:
+        if col not in frame:
+            out[col] = np.full(rows, np.nan)
+        elif frame[col].dtype == np.float64:
+            out[col] = frame[col].to_numpy()
+        else:
+            out[col] = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    for col in FLAGS:
+        if col not in frame:
+            out[col] = np.zeros(rows, dtype=bool)
+        elif frame[col].dtype == bool:
+            out[col] = frame[col].to_numpy()
+        else:
+            out[col] = frame[col].fillna(False).astype(bool).to_numpy()
+    for col in (*CATEGORICAL, *PLACE):
+        if col not in frame:
+            out[col] = pd.array([pd.NA] * rows, dtype="string")
+        elif frame[col].dtype == "string":
+            out[col] = frame[col].array
+        else:
+            out[col] = frame[col].astype("string").array
+    return out
+
+
 def conform(frame: pd.DataFrame) -> pd.DataFrame:
     """The input columns with the types the model expects; absent columns become missing."""
-    out: dict[str, object] = {}  # built at once: inserting column by column costs more than the work on a few rows
-    for col in NUMERIC:
-        out[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64") if col in frame else np.nan
-    for col in FLAGS:
-        out[col] = frame[col].fillna(False).astype(bool) if col in frame else False
-    for col in (*CATEGORICAL, *PLACE):
-        out[col] = frame[col].astype("string") if col in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
-    return pd.DataFrame(out, index=frame.index)
+    return pd.DataFrame(_arrays(frame), index=frame.index)
 
 
-def _categorical(values: pd.Series, levels: list[str]) -> pd.Categorical:
-    """Codes against the training levels (unseen or missing → missing); Arrow's hash lookup is
+def _codes(values: Any, levels: list[str]) -> np.ndarray:
+    """Codes against the training levels (unseen or missing → -1); Arrow's hash lookup is
     ~4x faster than pd.Categorical on a million rows."""
     codes = pc.index_in(pa.array(values, type=pa.string()), value_set=pa.array(levels, type=pa.string()))
-    return pd.Categorical.from_codes(codes.fill_null(-1).to_numpy(zero_copy_only=False), categories=levels)
+    return codes.fill_null(-1).to_numpy(zero_copy_only=False)
 
 
-def _hash(*parts: pd.Series) -> np.ndarray:
-    """A stable 63-bit key per row for a combination of columns (nulls are a value of their own)."""
-    keys = pd.util.hash_pandas_object(pd.concat(parts, axis=1), index=False).to_numpy()
+def _combine(hashes: list[np.ndarray]) -> np.ndarray:
+    """pandas' row hash of a frame from its columns' hashes (pandas.core.util.hashing's
+    combine_hash_arrays, CPython's tuple hash): hash_pandas_object without building a frame,
+    which cost more than the hashing for the few rows of a request (a test pins the equality)."""
+    mult = np.uint64(1000003)
+    out = np.zeros_like(hashes[0]) + np.uint64(0x345678)
+    for i, h in enumerate(hashes):
+        inverse = len(hashes) - i
+        out ^= h
+        out *= mult
+        mult += np.uint64(82520 + inverse + inverse)
+    return out + np.uint64(97531)
+
+
+def _hash(*parts: Any) -> np.ndarray:
+    """A stable 63-bit key per row for a combination of columns (nulls are a value of their own):
+    pandas' hash_pandas_object(index=False) of the parts as a frame."""
+    with np.errstate(over="ignore"):
+        keys = _combine([pd.util.hash_array(part) for part in parts])
     return (keys >> np.uint64(1)).astype(np.int64)
 
 
-def history_keys(x: pd.DataFrame) -> pd.DataFrame:
-    """One integer key column per history. A crash whose location was imputed has no cell."""
-    hour_bin = pd.Series(np.digitize(x["crash_hour"].fillna(-1), HOUR_BIN_EDGES), index=x.index)
-    hour_bin[x["crash_hour"].isna()] = -1
-    lat = np.floor(x["latitude"] * 100)
-    lng = np.floor(x["longitude"] * 100)
+def _keys(x: Mapping[str, Any]) -> np.ndarray:
+    """One integer key column per history (rows × HISTORIES). An imputed location has no cell."""
+    hour = np.asarray(x["crash_hour"], dtype="float64")
+    hour_bin = np.where(np.isnan(hour), -1, np.digitize(np.nan_to_num(hour, nan=-1), HOUR_BIN_EDGES))
+    lat = np.floor(np.asarray(x["latitude"], dtype="float64") * 100)
+    lng = np.floor(np.asarray(x["longitude"], dtype="float64") * 100)
+    imputed = np.asarray(x["is_location_imputed"], dtype=bool)
     street = [x["street_direction"], x["street_name"]]
     keys = {
         "beat_x_crash_type": _hash(x["beat_of_occurrence"], x["first_crash_type"]),
-        "cell_x_crash_type": np.where(
-            x["is_location_imputed"] | lat.isna(), MISSING_KEY, _hash(lat, lng, x["first_crash_type"])
-        ),
+        "cell_x_crash_type": np.where(imputed | np.isnan(lat), MISSING_KEY, _hash(lat, lng, x["first_crash_type"])),
         "street_x_crash_type": _hash(*street, x["first_crash_type"]),
         "street": _hash(*street),
-        "beat_x_hour_bin": _hash(x["beat_of_occurrence"], hour_bin),
-        "hour_x_weekday": _hash(x["crash_hour"], x["crash_day_of_week"]),
+        "beat_x_hour_bin": _hash(x["beat_of_occurrence"], hour_bin.astype(np.int64)),
+        "hour_x_weekday": _hash(hour, np.asarray(x["crash_day_of_week"], dtype="float64")),
     }
-    return pd.DataFrame({h.name: keys[h.name] for h in HISTORIES}, index=x.index)
+    return np.column_stack([keys[h.name] for h in HISTORIES])
+
+
+def history_keys(x: pd.DataFrame) -> pd.DataFrame:
+    """One integer key column per history, for conformed rows."""
+    columns = {c: x[c].array if x[c].dtype == "string" else x[c].to_numpy() for c in x.columns}
+    return pd.DataFrame(_keys(columns), columns=[h.name for h in HISTORIES], index=x.index)
+
+
+def _interactions(x: Mapping[str, Any]) -> dict[str, pa.Array]:
+    units = pa.array(np.minimum(np.asarray(x["num_units"], dtype="float64"), 4), from_pandas=True)
+    units = pc.cast(pc.cast(units, pa.int64()), pa.string()).fill_null("?")
+    crash_type = pa.array(x["first_crash_type"], type=pa.string()).fill_null("?")
+    return {"crash_type_x_units": pc.binary_join_element_wise(crash_type, units, " × ")}
 
 
 class SceneFeatures(TransformerMixin, BaseEstimator):
@@ -214,65 +267,79 @@ class SceneFeatures(TransformerMixin, BaseEstimator):
     def fit_transform(self, X: pd.DataFrame, y: np.ndarray | None = None, **_: object) -> pd.DataFrame:
         if y is None:
             raise ValueError("SceneFeatures needs the label to fit its target statistics")
-        x = conform(X)
+        x = _arrays(X)
         y = np.asarray(y).astype(int)
-        inter = self._interactions(x)
-        self.levels_ = {c: sorted(x[c].dropna().unique()) for c in CATEGORICAL}
-        self.levels_ |= {c: sorted(inter[c].dropna().unique()) for c in INTERACTIONS}
-        keys = history_keys(x)
+        inter = _interactions(x)
+        self.levels_ = {c: sorted(pd.Series(x[c]).dropna().unique()) for c in CATEGORICAL}
+        self.levels_ |= {c: sorted(pc.unique(inter[c]).to_pylist()) for c in INTERACTIONS}
+        keys = _keys(x)
         cv = StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state)
         self.encoder_ = TargetEncoder(target_type="binary", smooth=self.smooth, cv=cv)
-        encoded = self.encoder_.fit_transform(keys.to_numpy(), y)
+        encoded = self.encoder_.fit_transform(keys, y)
         self.key_index_ = [pd.Index(categories) for categories in self.encoder_.categories_]
         # Crash counts carry no label, so every row may count the whole training period.
         self.key_counts_ = [
-            np.bincount(index.get_indexer(keys.iloc[:, i].to_numpy()), minlength=len(index))
-            for i, index in enumerate(self.key_index_)
+            np.bincount(index.get_indexer(keys[:, i]), minlength=len(index)) for i, index in enumerate(self.key_index_)
         ]
         self.feature_names_out_ = model_features()
-        return self._assemble(x, inter, encoded, self._lookup(keys)[1])
+        return self._frame(self._columns(x, inter, encoded, self._lookup(keys)[1]), X.index)
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        x = conform(X)
-        encoded, counts = self._lookup(history_keys(x))
-        return self._assemble(x, self._interactions(x), encoded, counts)
+        return self._frame(self.columns(X), X.index)
+
+    def columns(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The model's columns in model_features() order, as arrays: numbers as float64,
+        categories as their codes in `levels_` (-1 = missing or unseen). What the booster reads,
+        without a frame: a scoring request is a few rows, where building frames is the cost."""
+        x = _arrays(X)
+        encoded, counts = self._lookup(_keys(x))
+        return self._columns(x, _interactions(x), encoded, counts)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.asarray(self.feature_names_out_, dtype=object)
 
-    @staticmethod
-    def _interactions(x: pd.DataFrame) -> pd.DataFrame:
-        units = x["num_units"].clip(upper=4).astype("Int64").astype("string").fillna("?")
-        return pd.DataFrame({"crash_type_x_units": x["first_crash_type"].fillna("?") + " × " + units}, index=x.index)
-
-    def _lookup(self, keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def _lookup(self, keys: Any) -> tuple[np.ndarray, np.ndarray]:
         """Each key's fitted statistic (the encoder's; unseen keys get the training share) and
         log crash count, by hash lookup: what TargetEncoder.transform computes, 7x faster."""
+        keys = np.asarray(keys)
         encoded, counts = [], []
         for i, index in enumerate(self.key_index_):
-            at = index.get_indexer(keys.iloc[:, i].to_numpy())
+            at = index.get_indexer(keys[:, i])
             seen = at >= 0
             encoded.append(np.where(seen, self.encoder_.encodings_[i][at], self.encoder_.target_mean_))
             counts.append(np.where(seen, self.key_counts_[i][at], 0))
         return np.column_stack(encoded), np.log1p(np.column_stack(counts))
 
-    def _assemble(self, x: pd.DataFrame, inter: pd.DataFrame, encoded: np.ndarray, counts: np.ndarray) -> pd.DataFrame:
-        out: dict[str, object] = {col: x[col].to_numpy() for col in NUMERIC}
+    def _columns(
+        self, x: Mapping[str, Any], inter: Mapping[str, pa.Array], encoded: np.ndarray, counts: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {col: np.asarray(x[col], dtype="float64") for col in NUMERIC}
         # Where the mart imputed a location (from all years' beat medians) the model sees "unknown".
-        imputed = x["is_location_imputed"].to_numpy()
+        imputed = x["is_location_imputed"]
         for col in ("latitude", "longitude"):
             out[col] = np.where(imputed, np.nan, out[col])
         for col in FLAGS:
-            out[col] = x[col].to_numpy(dtype="float64")
+            out[col] = x[col].astype("float64")
         for col in CATEGORICAL:
-            out[col] = _categorical(x[col], self.levels_[col])
+            out[col] = _codes(x[col], self.levels_[col])
         for i, h in enumerate(HISTORIES):
             out[f"hist_{h.name}"] = encoded[:, i]
         for i, h in enumerate(HISTORIES):
             out[f"n_{h.name}"] = counts[:, i]
         for col in INTERACTIONS:
-            out[col] = _categorical(inter[col], self.levels_[col])
-        return pd.DataFrame(out, index=x.index)  # built at once, in model_features() order
+            out[col] = _codes(inter[col], self.levels_[col])
+        return out
+
+    def _frame(self, columns: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
+        """The columns as the frame the pipeline hands XGBoost (categories as pd.Categorical)."""
+        categorical = {*CATEGORICAL, *INTERACTIONS}
+        return pd.DataFrame(
+            {
+                c: pd.Categorical.from_codes(v, categories=self.levels_[c]) if c in categorical else v
+                for c, v in columns.items()
+            },
+            index=index,
+        )
 
 
 # --------------------------------------------------------------------------- human names

@@ -29,7 +29,7 @@ from crashes.gold import connect
 from ml import registry
 from ml.data import mart_columns, select_mart
 from ml.features import EXCLUDED_FROM_MART, FLAGS, KEY, NUMERIC, feature_label, shown_value
-from ml.inputs import KNOWN, TEXT, convert_frame
+from ml.inputs import KNOWN, TEXT, convert_frame, convert_values
 from ml.registry import LoadedModel
 from ml.risk import REST, calibrate, calibrated_margin
 from ml.risk import summary as risk_summary
@@ -234,34 +234,38 @@ def records_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     false), as in the mart; is_location_imputed only when given. Raises InvalidCrashes naming
     every invalid (row, field)."""
     problems = _fields_problems(records)
-    given: dict[str, pd.Series] = {}
+    refused: list[Problem] = []
+    invalid: list[Problem] = []
+    rows = len(records)
+    columns: dict[str, Any] = {}
     for name in KNOWN:
         values = [r.get(name) for r in records]
         kinds = set(map(type, values))
         if kinds == {type(None)}:
-            continue  # given by no crash: missing for all, as below (converting it would change nothing)
+            columns[name] = _missing(name, rows)  # given by no crash: missing for all
+            continue
         if any(issubclass(k, dict | list) for k in kinds) or (bool in kinds and name not in FLAGS):
             for row, value in enumerate(values):
                 if _refused(name, value):
-                    problems.append(Problem(row, name, f"{name} must be {_kind(name)}, got {value!r}", value))
+                    refused.append(Problem(row, name, f"{name} must be {_kind(name)}, got {value!r}", value))
                     values[row] = None
         if float in kinds:  # NaN given is no value anyone means: refused like ±inf, not read as missing
             values = [math.inf if isinstance(v, float) and math.isnan(v) else v for v in values]
-        given[name] = pd.Series(values, dtype=object)
-    typed, invalid = convert_frame(pd.DataFrame(given, index=pd.RangeIndex(len(records))))
-    for row, column, must in invalid[["index", "column", "must"]].itertuples(index=False):
-        value = records[row].get(column)
-        problems.append(Problem(int(row), column, f"{column} {must}, got {value!r}", value))
+        columns[name], bad = convert_values(name, values)
+        for row, (_, must) in bad:
+            value = records[row].get(name)
+            invalid.append(Problem(row, name, f"{name} {must}, got {value!r}", value))
+    problems += refused + invalid
     if problems:
         problems.sort(key=lambda p: p.row)  # stable: within a row, fields before types before values
-        raise InvalidCrashes(problems, len(records))
+        raise InvalidCrashes(problems, rows)
     # Missing coordinates stay missing: is_location_imputed means "the police record had no valid
     # location" (a hit-and-run share of 18 % against 30 %), not "the caller left them out".
-    return pd.DataFrame({c: typed[c] if c in typed else _missing(c, len(records)) for c in KNOWN}, index=typed.index)
+    return pd.DataFrame(columns, index=pd.RangeIndex(rows))
 
 
 def _missing(column: str, rows: int) -> Any:
-    """A column no crash gave, as ml.inputs.convert makes an all-missing one."""
+    """A column no crash gave, as ml.inputs.convert_values makes an all-missing one."""
     if column in NUMERIC:
         return np.full(rows, np.nan)
     if column in FLAGS:
@@ -285,18 +289,23 @@ def explain(model: LoadedModel, frame: pd.DataFrame, top: int | None = None, exa
 
     features = model.pipeline.named_steps["features"]
     classifier = model.pipeline.named_steps["model"]
-    x = features.transform(frame)
+    x = features.columns(frame)
     booster = classifier.get_booster()
     trees = (0, classifier.best_iteration + 1)
-    matrix = xgb.DMatrix(x, enable_categorical=True)
+    # One float matrix, categories as their codes: what a frame of pd.Categorical gives the
+    # booster (the same predictions, bit for bit), without pandas' cost per column on few rows.
+    levels = features.levels_
+    names = list(x)
+    data = np.column_stack([np.where(x[n] < 0, np.nan, x[n]) if n in levels else x[n] for n in names])
+    kinds = ["c" if n in levels else "float" for n in names]
+    matrix = xgb.DMatrix(data, feature_names=names, feature_types=kinds, enable_categorical=True)
     # The calibration is a straight line on the log-odds: scaling every contribution by its slope
     # (and moving the bias by its intercept) keeps them exact for the calibrated score.
     calibrator = model.metadata["calibrator"]
-    names = list(x.columns)
     k = len(names) if top is None else max(0, min(top, len(names)))
     # TreeSHAP is most of the cost of a batch; with no contributions asked for, one row still
     # gives the bias (the model's expected log-odds, the same for every row).
-    explained = matrix if k else xgb.DMatrix(x.iloc[:1], enable_categorical=True)
+    explained = matrix if k else matrix.slice([0])
     contribs = booster.predict(explained, pred_contribs=True, approx_contribs=not exact, iteration_range=trees)
     contribs = contribs * calibrator["slope"]
     bias = float(contribs[0, -1] + calibrator["intercept"])
@@ -311,7 +320,7 @@ def explain(model: LoadedModel, frame: pd.DataFrame, top: int | None = None, exa
     order = np.argsort(-np.abs(contribs[:, :-1]), axis=1, kind="stable")[:, :k]
     top_features = order.tolist() if k else [[]] * rows
     top_contribs = np.take_along_axis(contribs, order, axis=1).tolist() if k else [[]] * rows
-    columns = [x[n].to_numpy(dtype=object) for n in names] if k else []
+    columns = [_values(x[n], levels.get(n)) for n in names] if k else []
     shown: dict[tuple[int, Any], str] = {}  # a batch repeats values: format each one once
 
     predictions = []
@@ -346,6 +355,13 @@ def predict_one(record: dict[str, Any], model: LoadedModel | None = None) -> Pre
     """Score one hypothetical crash; its exact feature contributions explain the probability."""
     frame = record_frame(record)
     return explain(model or registry.load_current(), frame)[0]
+
+
+def _values(column: np.ndarray, levels: list[str] | None) -> list[Any]:
+    """A model column's values as a person reads them: a category's name (None when missing)."""
+    if levels is None:
+        return column.tolist()
+    return [levels[code] if code >= 0 else None for code in column.tolist()]
 
 
 def _shown(value: Any) -> Any:

@@ -127,3 +127,27 @@ def test_fast_lookup_equals_the_target_encoders_own_transform() -> None:
     street = [h.name for h in HISTORIES].index("street")
     assert (counts[:, street] == 0).all()
     assert np.allclose(encoded[:, street], train[LABEL].mean())
+
+
+def test_row_keys_are_pandas_hash_of_the_parts_as_a_frame() -> None:
+    """Saved models hold keys made by hash_pandas_object; the frame-free hash must give the same."""
+    from ml.features import _hash
+
+    text = pd.array(["A", None, "B", "A", "ÜBER STRASSE"], dtype="string")
+    numbers = np.array([1.0, np.nan, -3.5, 1.0, 0.0])
+    bins = np.array([0, 4, -1, 0, 2])
+    frame = pd.DataFrame({"t": text, "n": numbers, "b": bins})
+    expected = (pd.util.hash_pandas_object(frame, index=False).to_numpy() >> np.uint64(1)).astype(np.int64)
+    assert np.array_equal(_hash(text, numbers, bins), expected)
+    assert _hash(text)[0] == _hash(text)[3] and _hash(text)[0] != _hash(text)[2]
+
+
+def test_the_boosters_matrix_is_the_pipelines_frame() -> None:
+    frame = mart_frame(per_year=300)
+    train, later = frame[frame.crash_year < 2023], frame[frame.crash_year == 2023]
+    features = SceneFeatures().fit(train, train[LABEL].to_numpy(int))
+    x, columns = features.transform(later), features.columns(later)
+    assert list(columns) == list(x.columns) == model_features()
+    for name, values in columns.items():
+        expected = x[name].cat.codes if isinstance(x[name].dtype, pd.CategoricalDtype) else x[name]
+        np.testing.assert_array_equal(values, expected.to_numpy(), err_msg=name)
