@@ -8,6 +8,7 @@ same way for training, scoring and single predictions.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -388,12 +389,12 @@ def feature_label(feature: str) -> str:
 def shown_value(feature: str, value: object) -> str:
     """A feature's value as a person reads it: shares as percentages, counts back from their log,
     flags as yes/no, days by name."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "unknown"
     if feature.startswith("hist_"):
         return f"{float(value):.0%}"
     if feature.startswith("n_"):
-        return f"{np.expm1(float(value)):,.0f} crashes"
+        return f"{math.expm1(float(value)):,.0f} crashes"
     if feature in FLAGS:
         return "yes" if float(value) else "no"
     if feature == "crash_day_of_week":

@@ -124,9 +124,39 @@ def value_of(column: str, value: Any) -> tuple[Any, Why | None]:
     raise KeyError(f"{column} is not a model input")
 
 
+PLAIN_NUMBERS = frozenset({int, float, type(None), np.float64, np.int64})
+
+
+def _checked_numbers(column: str, number: np.ndarray) -> tuple[np.ndarray, list[tuple[int, Why]]]:
+    """`_number`'s rule on a whole float array at once (NaN = missing): coordinates are nearly
+    all distinct, so converting each distinct value once saves nothing there. The test of every
+    path against value_of() holds the two to the same answers."""
+    given = ~np.isnan(number)
+    finite = np.isfinite(number)
+    whys: list[tuple[np.ndarray, Why]] = []
+    if column in INTEGER_RANGES:
+        low, high = INTEGER_RANGES[column]
+        whole = finite & (np.mod(number, 1, where=finite, out=np.ones_like(number)) == 0)
+        inside = whole & (number >= low) & (number <= high)
+        whys.append((given & ~whole, ("not a whole number", "must be a whole number")))
+        whys.append((whole & ~inside, (f"outside {low}–{high}", f"must be between {low} and {high}")))
+    else:
+        low, high = FLOAT_RANGES.get(column, (-math.inf, math.inf))
+        inside = finite & (number >= low) & (number <= high)
+        where = f"outside Chicago ({low}…{high})" if column in FLOAT_RANGES else "not finite"
+        whys.append((given & ~inside, (where, f"must be between {low:g} and {high:g}")))
+    invalid = sorted((int(row), why) for rows, why in whys for row in np.flatnonzero(rows))
+    return np.where(inside, number, np.nan), invalid
+
+
 def convert_values(column: str, values: Sequence[Any]) -> tuple[Any, list[tuple[int, Why]]]:
     """A column of given values in the mart's type (numpy float/bool, or pandas "string"), and
     its invalid rows. Each distinct value is converted once: a column repeats its values."""
+    kinds = set(map(type, values))
+    if column in NUMERIC and kinds <= PLAIN_NUMBERS:
+        return _checked_numbers(column, np.array([math.nan if v is None else v for v in values], dtype="float64"))
+    if column in TEXT and kinds <= {str, type(None)}:  # JSON text: _text's rule in one comprehension
+        return pd.array([v.strip().upper() or None if v is not None else None for v in values], dtype="string"), []
     seen: dict[tuple[type, Any], tuple[Any, Why | None]] = {}
     out: list[Any] = []
     invalid: list[tuple[int, Why]] = []
@@ -162,7 +192,7 @@ def convert_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     found: list[pd.DataFrame] = []
     for column in (c for c in KNOWN if c in frame.columns):
         values = frame[column]
-        if values.dtype == object:
+        if values.dtype == object or (column in NUMERIC and pd.api.types.is_numeric_dtype(values.dtype)):
             converted[column], invalid = convert_values(column, values.tolist())
             rows = np.array([row for row, _ in invalid], dtype=np.int64)
             whys = [why for _, why in invalid]

@@ -320,15 +320,17 @@ def explain(model: LoadedModel, frame: pd.DataFrame, top: int | None = None, exa
     order = np.argsort(-np.abs(contribs[:, :-1]), axis=1, kind="stable")[:, :k]
     top_features = order.tolist() if k else [[]] * rows
     top_contribs = np.take_along_axis(contribs, order, axis=1).tolist() if k else [[]] * rows
-    columns = [_values(x[n], levels.get(n)) for n in names] if k else []
+    # Only the columns some row shows, as plain Python values (a category's name, None = missing).
+    columns = {i: _values(x[names[i]], levels.get(names[i])) for i in np.unique(order).tolist()} if k else {}
     shown: dict[tuple[int, Any], str] = {}  # a batch repeats values: format each one once
+    threshold, version = model.threshold, model.version
 
     predictions = []
-    scores = zip(probabilities.tolist(), margins.tolist(), bands, strict=True)
+    scores = zip(probabilities.tolist(), margins.tolist(), bands.tolist(), strict=True)
     for row, (probability, margin, band) in enumerate(scores):
         contributions = []
         for i, contribution in zip(top_features[row], top_contribs[row], strict=True):
-            value = _shown(columns[i][row])
+            value = columns[i][row]
             text = shown.get((i, value))
             if text is None:
                 text = shown[(i, value)] = shown_value(names[i], value)
@@ -338,13 +340,13 @@ def explain(model: LoadedModel, frame: pd.DataFrame, top: int | None = None, exa
         predictions.append(
             Prediction(
                 probability=probability,
-                predicted=probability >= model.threshold,
-                threshold=model.threshold,
-                model_version=model.version,
+                predicted=probability >= threshold,
+                threshold=threshold,
+                model_version=version,
                 bias=bias,
                 margin=margin,
                 contributions=contributions,
-                band=str(band),
+                band=band,
                 band_summary=summaries.get(band, band),
             )
         )
@@ -358,13 +360,7 @@ def predict_one(record: dict[str, Any], model: LoadedModel | None = None) -> Pre
 
 
 def _values(column: np.ndarray, levels: list[str] | None) -> list[Any]:
-    """A model column's values as a person reads them: a category's name (None when missing)."""
+    """A model column's values as a person reads them: a category's name, None when missing."""
     if levels is None:
-        return column.tolist()
+        return [None if v != v else v for v in column.tolist()]  # v != v: NaN
     return [levels[code] if code >= 0 else None for code in column.tolist()]
-
-
-def _shown(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return None
-    return value.item() if isinstance(value, np.generic) else value

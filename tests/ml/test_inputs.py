@@ -23,6 +23,8 @@ FRAMES = {
     "text": pd.Series([v for v in GIVEN if isinstance(v, str)], dtype=str),
     "floats": pd.Series([v for v in GIVEN if isinstance(v, int | float) and not isinstance(v, bool)], dtype="float64"),
     "integers": pd.Series([0, 1, 2, 5, 24, -1]),
+    "json text": pd.Series(["  dark lighted ", None, "", " ", "Straße", "daylight", "5"], dtype=object),
+    "json numbers": pd.Series([1, None, 2.5, 24, -math.inf, 41.9, 7, np.float64(-87.6)], dtype=object),
     "booleans": pd.Series([True, False, True]),
 }
 
