@@ -3,7 +3,8 @@
 
 Figures: p50/p90/p99 latency of one-crash requests (sequential, keep-alive, as a program scoring
 crashes one at a time would) and crashes/s for batches of 1,000 (bodies encoded before timing; with
-the client encoding them, beside), with the top contributions and without (`top=0`). Targets: p99 ≤ 50 ms for one crash, ≥ 20,000 crashes/s in batches on 2 cores.
+the client encoding them, beside), with the top contributions and without (`top=0`).
+Targets: p99 ≤ 50 ms for one crash, ≥ 20,000 crashes/s in batches on 2 cores.
 
 `python -m bench.api_bench --gold PATH` trains on an existing gold; `--models DIR` serves an
 existing registry as it is (crashes to send still come from `--gold`).

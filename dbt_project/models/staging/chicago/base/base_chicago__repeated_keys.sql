@@ -42,9 +42,9 @@ with
     select {{ key }} from {{ raw }}
     where
         {{ key }} is not null
-        {% if is_incremental() -%}
+    {% if is_incremental() %}
         and {{ key }} in (select candidates.{{ key }} from {{ dataset }}_candidates as candidates)
-        {%- endif %}
+    {% endif %}
     group by {{ key }}
     having count(*) > 1
 
