@@ -10,6 +10,7 @@ have scored on the next two years.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,8 +195,23 @@ def selection(
     }
 
 
-def fit(frame: pd.DataFrame, test_year: int | None = None) -> tuple[Pipeline, dict[str, Any], YearSplit]:
-    """Fit on a mart frame and evaluate; returns the pipeline, the metadata and the split."""
+class _StopWhenAsked(xgb.callback.TrainingCallback):
+    """Ends boosting at the next round once a stop was asked for (a run's SIGTERM)."""
+
+    def __init__(self, stop_requested: Callable[[], bool]):
+        super().__init__()
+        self.stop_requested = stop_requested
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        return self.stop_requested()
+
+
+def fit(
+    frame: pd.DataFrame, test_year: int | None = None, stop_requested: Callable[[], bool] | None = None
+) -> tuple[Pipeline, dict[str, Any], YearSplit]:
+    """Fit on a mart frame and evaluate; returns the pipeline, the metadata and the split.
+    `stop_requested`: asked after each boosting round; when it says stop, training ends there and
+    KeyboardInterrupt is raised (no half-trained model is returned)."""
     started = time.perf_counter()
     split = YearSplit.for_test_year(frame[YEAR], frame[TIMESTAMP], test_year)
     masks = split.masks(frame[YEAR])
@@ -217,8 +233,12 @@ def fit(frame: pd.DataFrame, test_year: int | None = None) -> tuple[Pipeline, di
     features = SceneFeatures(**FEATURE_PARAMS)
     x_train = features.fit_transform(tr.frame, tr.y)
     x_val = features.transform(va.frame)
-    model = xgb.XGBClassifier(**XGB_PARAMS)
+    callbacks = [_StopWhenAsked(stop_requested)] if stop_requested else None
+    model = xgb.XGBClassifier(**XGB_PARAMS, callbacks=callbacks)
     model.fit(x_train, tr.y, eval_set=[(x_val, va.y)], verbose=False)
+    model.set_params(callbacks=None)  # the saved model must not hold the caller's function
+    if stop_requested is not None and stop_requested():
+        raise KeyboardInterrupt("stop requested during training")
     pipeline = Pipeline([("features", features), ("model", model)])
     train_seconds = time.perf_counter() - started
 
@@ -267,10 +287,15 @@ def fit(frame: pd.DataFrame, test_year: int | None = None) -> tuple[Pipeline, di
     return pipeline, metadata, split
 
 
-def train(test_year: int | None = None, gold: Path | None = None) -> TrainResult:
-    """Train on gold's `marts.ml_hit_and_run_features` (or the mart in `gold`), register as current."""
+def train(
+    test_year: int | None = None, gold: Path | None = None, stop_requested: Callable[[], bool] | None = None
+) -> TrainResult:
+    """Train on gold's `marts.ml_hit_and_run_features` (or the mart in `gold`), register as current.
+    `stop_requested`: see `fit`; a stopped training registers nothing."""
     frame = read_mart(TRAINING_COLUMNS, gold)
-    pipeline, metadata, split = fit(frame, test_year)
+    pipeline, metadata, split = fit(frame, test_year, stop_requested)
+    if stop_requested is not None and stop_requested():  # asked while evaluating: nothing becomes current
+        raise KeyboardInterrupt("stop requested before the model was registered")
     saved = registry.save(pipeline, metadata)
     return TrainResult(
         version=saved.version,

@@ -12,6 +12,11 @@ a KeyboardInterrupt of its own, which says which signal came (see `caught`).
 
 The handler calls the one it replaced first (the scheduler's, which stops taking new jobs), and
 raises only once: a second signal during the few writes that record the interruption is ignored.
+
+Inside native code that calls back into Python (XGBoost's data iterator), a KeyboardInterrupt
+raised in the callback leaves the library's state broken: glibc aborted the process (exit -6, not
+143). `deferred()` holds such code: a signal is recorded there, the code asked to stop
+(`stop_requested`), and the interruption raised when the block ends.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from typing import Any
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 _received: int | None = None
+_deferring = False
+_pending = False  # a signal came while deferring: raise when the deferred block ends
 
 
 def received() -> int | None:
@@ -69,11 +76,14 @@ def interruptible() -> Iterator[None]:
     previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        global _received
+        global _received, _pending
         _chain(previous[signal.Signals(signum)], signum, frame)
         if _received is not None:
             return
         _received = signum
+        if _deferring:
+            _pending = True
+            return
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     for sig in STOP_SIGNALS:
@@ -83,3 +93,21 @@ def interruptible() -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """While held, a stop signal is only recorded (`stop_requested()` turns true); it is raised as
+    KeyboardInterrupt when the block ends, unless the block is already ending with an exception."""
+    global _deferring, _pending
+    if _deferring:
+        yield
+        return
+    _deferring, _pending = True, False
+    try:
+        yield
+    finally:
+        _deferring = False
+    if _pending:
+        _pending = False
+        raise KeyboardInterrupt(signal.Signals(_received or signal.SIGINT).name)

@@ -138,6 +138,16 @@ def _gold_changed() -> Callable[[], bool]:
     return lambda: current() != before
 
 
+def _model_changed() -> Callable[[], bool]:
+    """Training's commit point is the replacement of `models/CURRENT` (a new model is current)."""
+    from crashes.config import get_settings
+    from ml.registry import POINTER
+
+    pointer = get_settings().models_dir / POINTER
+    before = pointer.read_text() if pointer.exists() else None
+    return lambda: (pointer.read_text() if pointer.exists() else None) != before
+
+
 def publish_scores(after: tuple[str, ...] = ("score",), from_gold: bool = False) -> Stage:
     """The run's one publish: rebuild the scores' mart next to the marts the run built, then
     replace gold with all of them at once."""
@@ -157,12 +167,15 @@ def train(after: tuple[str, ...] = ("build",), unpublished: bool = True, test_ye
     def run() -> StageOutcome:
         from ml.train import train as run_train
 
-        result = run_train(test_year=test_year, gold=_marts(unpublished))
+        with signals.deferred():  # XGBoost calls back into Python: a signal must not raise there
+            result = run_train(test_year=test_year, gold=_marts(unpublished), stop_requested=signals.stop_requested)
         model = current_model()
         version = getattr(result, "version", None) or (model.version if model else None)
         return StageOutcome(summary=_first_line(result), report=_report(result), model_version=version)
 
-    return Stage("train", run, after=after, description="train the hit-and-run model out-of-time")
+    return Stage(
+        "train", run, after=after, description="train the hit-and-run model out-of-time", commit_probe=_model_changed
+    )
 
 
 def score(after: tuple[str, ...], unpublished: bool = True, publish: bool = False) -> Stage:

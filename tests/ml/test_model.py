@@ -136,3 +136,22 @@ def test_the_pointer_moves_only_to_a_complete_version(trained: Trained, crashes_
     with pytest.raises(CrashesError, match="no model version 'half-written'"):
         registry.set_current("half-written")
     assert registry.current_model().version == trained.result.version
+
+
+def test_training_asked_to_stop_ends_at_the_next_round_and_registers_nothing(built_gold, crashes_home) -> None:  # noqa: ANN001
+    """A run's SIGTERM during training (via `stop_requested`) stops boosting at the next round;
+    no half-trained model becomes current."""
+    from ml.registry import current_model
+    from ml.train import train
+
+    rounds = []
+
+    def stop_after_three() -> bool:
+        rounds.append(1)
+        return len(rounds) >= 3
+
+    with pytest.raises(KeyboardInterrupt, match="stop requested"):
+        train(gold=built_gold.gold, stop_requested=stop_after_three)
+    # Asked after rounds 1, 2 and 3 (stop), then once after boosting: no round ran on.
+    assert len(rounds) == 4, f"asked {len(rounds)} times: boosting ran on after it was asked to stop"
+    assert current_model() is None

@@ -211,3 +211,25 @@ def test_sigterm_after_the_last_stage_commits_ends_the_run_succeeded(crashes_hom
     (run,) = runs.recent_runs(1)
     assert run.status == "succeeded", "every stage's work is done: the run says so"
     assert [s.status for s in runs.stages_for(run.id)] == ["succeeded", "succeeded"]
+
+
+def test_a_signal_in_deferred_code_is_raised_when_it_ends_and_asks_it_to_stop(crashes_home: Path) -> None:
+    """Native code that calls back into Python (XGBoost's data iterator) must not see a
+    KeyboardInterrupt raised inside the callback: that aborted a run with exit -6 instead of 143.
+    Inside `deferred()` a real SIGTERM is recorded, `stop_requested()` says so, and the
+    interruption is raised when the block ends."""
+    import os
+    import signal
+
+    from orchestration import signals
+
+    seen = []
+    with signals.interruptible():
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"), signals.deferred():
+            assert not signals.stop_requested()
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # the handler has run by now: it recorded, it did not raise
+            seen.append(signals.stop_requested())
+        assert seen == [True] and signals.received() == signal.SIGTERM
+        with signals.deferred():  # no signal: the block ends as it would anyway
+            pass
