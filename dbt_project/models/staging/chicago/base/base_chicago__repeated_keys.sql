@@ -18,6 +18,9 @@ with
 {%- set key = datasets[dataset]['key'] -%}
 {#- A dataset raw does not hold yet is an empty relation: no keys, checked up to no load. -#}
 {%- set raw = chicago_source(dataset) -%}
+{#- Written out once, so the where clause below renders alike in both branches (for sqlfluff). -#}
+{%- set candidate_filter = key ~ ' in (select candidates.' ~ key ~ ' from ' ~ dataset
+    ~ '_candidates as candidates)' if is_incremental() else 'true' -%}
 {% if is_incremental() %}
 {{ dataset }}_candidates as (
 
@@ -42,9 +45,7 @@ with
     select {{ key }} from {{ raw }}
     where
         {{ key }} is not null
-    {% if is_incremental() %}
-        and {{ key }} in (select candidates.{{ key }} from {{ dataset }}_candidates as candidates)
-    {% endif %}
+        and {{ candidate_filter }}
     group by {{ key }}
     having count(*) > 1
 
