@@ -72,27 +72,10 @@ def _parse_number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _number(column: str, value: Any) -> tuple[float, Why | None]:
+def _given_number(value: Any) -> float | None:
+    """A given value as a float (NaN: missing), or None when it is no number at all."""
     text = _text(value) if isinstance(value, str) else value
-    if _missing(text):
-        return math.nan, None
-    number = _parse_number(text)
-    if column in INTEGER_RANGES:
-        low, high = INTEGER_RANGES[column]
-        if number is None:
-            return math.nan, ("not a whole number", "must be a number")
-        if not (math.isfinite(number) and number % 1 == 0):
-            return math.nan, ("not a whole number", "must be a whole number")
-        if not low <= number <= high:
-            return math.nan, (f"outside {low}–{high}", f"must be between {low} and {high}")
-        return number, None
-    if number is None:
-        return math.nan, ("not a number", "must be a number")
-    low, high = FLOAT_RANGES.get(column, (-math.inf, math.inf))
-    if not (math.isfinite(number) and low <= number <= high):
-        where = f"outside Chicago ({low}…{high})" if column in FLOAT_RANGES else "not finite"
-        return math.nan, (where, f"must be between {low:g} and {high:g}")
-    return number, None
+    return math.nan if _missing(text) else _parse_number(text)
 
 
 def _flag(value: Any) -> tuple[bool, Why | None]:
@@ -115,7 +98,8 @@ def value_of(column: str, value: Any) -> tuple[Any, Why | None]:
     """One given value in the mart's type — float (NaN = missing), bool (missing = False) or
     upper-case text (None = missing) — or missing with why it is invalid."""
     if column in NUMERIC:
-        return _number(column, value)
+        number, invalid = _numbers(column, [value])
+        return float(number[0]), (invalid[0][1] if invalid else None)
     if column in FLAGS:
         return _flag(value)
     if column in TEXT:
@@ -127,10 +111,26 @@ def value_of(column: str, value: Any) -> tuple[Any, Why | None]:
 PLAIN_NUMBERS = frozenset({int, float, type(None), np.float64, np.int64})
 
 
+def _numbers(column: str, values: Sequence[Any]) -> tuple[np.ndarray, list[tuple[int, Why]]]:
+    """A number column: each value parsed on its own (JSON numbers at once), then the ranges
+    checked on the whole array, the one place the rule for numbers is written."""
+    if set(map(type, values)) <= PLAIN_NUMBERS:
+        parsed = [math.nan if v is None else v for v in values]
+        not_numbers: list[int] = []
+    else:
+        given = [_given_number(v) for v in values]
+        not_numbers = [row for row, n in enumerate(given) if n is None]
+        parsed = [math.nan if n is None else n for n in given]
+    number, invalid = _checked_numbers(column, np.array(parsed, dtype="float64"))
+    if not_numbers:
+        why = ("not a whole number" if column in INTEGER_RANGES else "not a number", "must be a number")
+        invalid = sorted(invalid + [(row, why) for row in not_numbers])
+    return number, invalid
+
+
 def _checked_numbers(column: str, number: np.ndarray) -> tuple[np.ndarray, list[tuple[int, Why]]]:
-    """`_number`'s rule on a whole float array at once (NaN = missing): coordinates are nearly
-    all distinct, so converting each distinct value once saves nothing there. The test of every
-    path against value_of() holds the two to the same answers."""
+    """The ranges on a float array (NaN = missing): whole numbers in their range, coordinates
+    inside Chicago, anything else finite."""
     given = ~np.isnan(number)
     finite = np.isfinite(number)
     whys: list[tuple[np.ndarray, Why]] = []
@@ -152,10 +152,9 @@ def _checked_numbers(column: str, number: np.ndarray) -> tuple[np.ndarray, list[
 def convert_values(column: str, values: Sequence[Any]) -> tuple[Any, list[tuple[int, Why]]]:
     """A column of given values in the mart's type (numpy float/bool, or pandas "string"), and
     its invalid rows. Each distinct value is converted once: a column repeats its values."""
-    kinds = set(map(type, values))
-    if column in NUMERIC and kinds <= PLAIN_NUMBERS:
-        return _checked_numbers(column, np.array([math.nan if v is None else v for v in values], dtype="float64"))
-    if column in TEXT and kinds <= {str, type(None)}:  # JSON text: _text's rule in one comprehension
+    if column in NUMERIC:
+        return _numbers(column, values)
+    if column in TEXT and set(map(type, values)) <= {str, type(None)}:  # JSON text: _text's rule in one comprehension
         return pd.array([v.strip().upper() or None if v is not None else None for v in values], dtype="string"), []
     seen: dict[tuple[type, Any], tuple[Any, Why | None]] = {}
     out: list[Any] = []

@@ -139,13 +139,14 @@ def _gold_changed() -> Callable[[], bool]:
 
 
 def _model_changed() -> Callable[[], bool]:
-    """Training's commit point is the replacement of `models/CURRENT` (a new model is current)."""
-    from crashes.config import get_settings
-    from ml.registry import POINTER
+    """Training's commit point is a new model becoming current."""
 
-    pointer = get_settings().models_dir / POINTER
-    before = pointer.read_text() if pointer.exists() else None
-    return lambda: (pointer.read_text() if pointer.exists() else None) != before
+    def version() -> str | None:
+        model = current_model()
+        return model.version if model else None
+
+    before = version()
+    return lambda: version() != before
 
 
 def publish_scores(after: tuple[str, ...] = ("score",), from_gold: bool = False) -> Stage:

@@ -61,6 +61,8 @@ def test_every_path_applies_the_rule_for_each_value(shape: str) -> None:
         ("crash_hour", "1_0", math.nan, "must be a number"),  # Python's float() would read 10
         ("crash_hour", "nan", math.nan, "must be a number"),  # NaN written out is no value anyone means
         ("crash_hour", 24, math.nan, "must be between 0 and 23"),
+        ("crash_hour", math.nan, math.nan, None),  # a float column's missing value
+        ("num_units", 0, math.nan, "must be between 1 and 99"),
         ("latitude", "inf", math.nan, "must be between 41.64 and 42.03"),
         ("latitude", "41.88", 41.88, None),
         ("is_work_zone", " Yes ", True, None),
